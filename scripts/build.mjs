@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Builds the parts of chatwire. Each step is idempotent and can run alone:
+//   node scripts/build.mjs addon   Node addon via node-gyp (build/Release/chatwire.node)
+//   node scripts/build.mjs wasm    WebAssembly build (dist/wasm/), see wasm/build.sh
+//   node scripts/build.mjs js      CommonJS entry points (dist/*.cjs) from js/*.mjs
+//   node scripts/build.mjs cmake   host build of the core, C++ tests, fuzzers (out/cmake)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const jobs = String(Math.max(1, Math.min(2, (await import('node:os')).availableParallelism())));
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  if (r.status !== 0) {
+    console.error(`chatwire build: '${cmd} ${args.join(' ')}' failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+
+// Node's headers sit beside the binary in both Debian's package (/usr/include/node)
+// and the official tarballs (<prefix>/include/node); pointing node-gyp there keeps
+// the build offline instead of downloading headers.
+function nodedir() {
+  const prefix = join(dirname(process.execPath), '..');
+  return existsSync(join(prefix, 'include/node/node.h')) ? prefix : null;
+}
+
+function nodeGyp() {
+  if (process.env.npm_config_node_gyp) return [process.execPath, process.env.npm_config_node_gyp];
+  const bundled = join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+  if (existsSync(bundled)) return [process.execPath, bundled];
+  return ['node-gyp'];
+}
+
+const steps = {
+  addon() {
+    const [cmd, ...pre] = nodeGyp();
+    const dir = nodedir();
+    run(cmd, [...pre, 'rebuild', `-j`, jobs, ...(dir ? [`--nodedir=${dir}`] : [])]);
+  },
+  wasm() {
+    run('bash', ['wasm/build.sh']);
+  },
+  async js() {
+    const esbuild = await import('esbuild');
+    // js/*.mjs load the addon and the generated WASM glue through createRequire(import.meta.url)
+    // with paths relative to the package root's first level; dist/ sits at the same depth as js/,
+    // so giving the bundle a file URL of its own keeps those paths valid.
+    const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning',
+      external: ['ws', 'zustand', 'zustand/*'],
+      define: { 'import.meta.url': '__chatwireModuleUrl' },
+      banner: { js: "const __chatwireModuleUrl = require('node:url').pathToFileURL(__filename).href;" } };
+    await esbuild.build({ ...common, entryPoints: [join(root, 'js/node.mjs')], outfile: join(root, 'dist/node.cjs') });
+    await esbuild.build({ ...common, entryPoints: [join(root, 'js/wasm-node.mjs')], outfile: join(root, 'dist/wasm.cjs') });
+  },
+  cmake() {
+    const type = process.env.CHATWIRE_BUILD_TYPE || 'RelWithDebInfo';
+    const dir = process.env.CHATWIRE_CMAKE_DIR || 'out/cmake';
+    const extra = process.env.CHATWIRE_CMAKE_ARGS ? process.env.CHATWIRE_CMAKE_ARGS.split(' ') : [];
+    run('cmake', ['-S', '.', '-B', dir, `-DCMAKE_BUILD_TYPE=${type}`, ...extra]);
+    run('cmake', ['--build', dir, '-j', jobs]);
+  },
+};
+
+const wanted = process.argv.slice(2);
+if (!wanted.length) wanted.push('addon', 'wasm', 'js');
+for (const step of wanted) {
+  if (!steps[step]) { console.error(`chatwire build: unknown step '${step}' (addon, wasm, js, cmake)`); process.exit(2); }
+  await steps[step]();
+}

@@ -1,0 +1,302 @@
+#include "core/media/base64.h"
+
+#include <cstring>
+
+namespace chatwire::media {
+
+namespace {
+
+constexpr char kAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// 12 input bits -> their 2 output characters, in output order. Stored as char
+// pairs rather than uint16 so the table is the same on any byte order.
+struct EncodeTable {
+  char pair[4096][2];
+};
+
+constexpr EncodeTable make_encode_table() {
+  EncodeTable t{};
+  for (int i = 0; i < 4096; ++i) {
+    t.pair[i][0] = kAlphabet[i >> 6];
+    t.pair[i][1] = kAlphabet[i & 63];
+  }
+  return t;
+}
+
+constexpr EncodeTable kEncode = make_encode_table();
+
+// One table per position in a group of 4 characters: the character's 6 bits
+// already shifted to their place in the 24-bit group, or kBad (bits above 24)
+// for anything outside the alphabet, '=' included. OR-ing the four lookups
+// gives the 3 bytes and, in the top byte, whether any character was bad.
+constexpr uint32_t kBad = 0xFF000000u;
+
+struct DecodeTables {
+  uint32_t at[4][256];
+};
+
+constexpr DecodeTables make_decode_tables() {
+  DecodeTables t{};
+  for (int k = 0; k < 4; ++k) {
+    for (int c = 0; c < 256; ++c) t.at[k][c] = kBad;
+  }
+  for (uint32_t v = 0; v < 64; ++v) {
+    const auto c = static_cast<unsigned char>(kAlphabet[v]);
+    t.at[0][c] = v << 18;
+    t.at[1][c] = v << 12;
+    t.at[2][c] = v << 6;
+    t.at[3][c] = v;
+  }
+  return t;
+}
+
+constexpr DecodeTables kDecode = make_decode_tables();
+
+// Big-endian loads written as shifts: portable, and GCC/Clang compile them to
+// one load plus a byte swap.
+inline uint64_t load_be64(const uint8_t* p) {
+  return (uint64_t{p[0]} << 56) | (uint64_t{p[1]} << 48) | (uint64_t{p[2]} << 40) |
+         (uint64_t{p[3]} << 32) | (uint64_t{p[4]} << 24) | (uint64_t{p[5]} << 16) |
+         (uint64_t{p[6]} << 8) | uint64_t{p[7]};
+}
+
+inline uint32_t load_be24(const uint8_t* p) {
+  return (uint32_t{p[0]} << 16) | (uint32_t{p[1]} << 8) | uint32_t{p[2]};
+}
+
+inline void put_pair(char* out, uint32_t twelve_bits) {
+  std::memcpy(out, kEncode.pair[twelve_bits & 0xFFF], 2);
+}
+
+inline uint32_t decode_quad(const uint8_t* p) {
+  return kDecode.at[0][p[0]] | kDecode.at[1][p[1]] | kDecode.at[2][p[2]] | kDecode.at[3][p[3]];
+}
+
+inline void put_triple(uint8_t* out, uint32_t x) {
+  out[0] = static_cast<uint8_t>(x >> 16);
+  out[1] = static_cast<uint8_t>(x >> 8);
+  out[2] = static_cast<uint8_t>(x);
+}
+
+// --- reference implementation helpers (deliberately table-free) ---
+
+int sextet_of(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+bool is_whitespace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+std::string hex_byte(unsigned char b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
+}
+
+Error invalid(std::string message) { return Error(ErrorCode::image_invalid, std::move(message)); }
+
+Error bad_character(std::string_view text, size_t i) {
+  const auto b = static_cast<unsigned char>(text[i]);
+  const std::string at = " at offset " + std::to_string(i);
+  if (is_whitespace(text[i])) {
+    return invalid("base64: whitespace (" + hex_byte(b) + ")" + at + " is not allowed");
+  }
+  if (b >= 0x21 && b < 0x7f) {
+    return invalid("base64: invalid character '" + std::string(1, text[i]) + "' (" + hex_byte(b) +
+                   ")" + at);
+  }
+  return invalid("base64: invalid byte " + hex_byte(b) + at);
+}
+
+// The fast decoder found a fault; the reference decoder says which and where.
+Result<std::string> describe_failure(std::string_view text) {
+  Result<std::string> r = base64_decode_reference(text);
+  if (!r.ok()) return r;
+  // Unreachable unless the two decoders disagree; tests and fuzz_base64 check.
+  return Error(ErrorCode::internal, "base64: fast and reference decoders disagree");
+}
+
+}  // namespace
+
+size_t base64_encoded_size(size_t n) { return n / 3 * 4 + (n % 3 != 0 ? 4 : 0); }
+
+size_t base64_decoded_size_upper(size_t text_len) {
+  return text_len / 4 * 3 + (text_len % 4 != 0 ? 3 : 0);
+}
+
+void base64_encode(const uint8_t* in, size_t n, char* out) {
+  size_t i = 0;
+  // 12 bytes -> 16 characters per round; each 8-byte load uses its first 6
+  // bytes, so the loop stops while 14 bytes remain readable.
+  for (; n - i >= 14; i += 12) {
+    const uint64_t a = load_be64(in + i);
+    const uint64_t b = load_be64(in + i + 6);
+    put_pair(out + 0, static_cast<uint32_t>(a >> 52));
+    put_pair(out + 2, static_cast<uint32_t>(a >> 40));
+    put_pair(out + 4, static_cast<uint32_t>(a >> 28));
+    put_pair(out + 6, static_cast<uint32_t>(a >> 16));
+    put_pair(out + 8, static_cast<uint32_t>(b >> 52));
+    put_pair(out + 10, static_cast<uint32_t>(b >> 40));
+    put_pair(out + 12, static_cast<uint32_t>(b >> 28));
+    put_pair(out + 14, static_cast<uint32_t>(b >> 16));
+    out += 16;
+  }
+  for (; n - i >= 3; i += 3) {
+    const uint32_t x = load_be24(in + i);
+    put_pair(out, x >> 12);
+    put_pair(out + 2, x);
+    out += 4;
+  }
+  switch (n - i) {
+    case 1:
+      put_pair(out, uint32_t{in[i]} << 4);
+      out[2] = '=';
+      out[3] = '=';
+      break;
+    case 2: {
+      const uint32_t x = (uint32_t{in[i]} << 16) | (uint32_t{in[i + 1]} << 8);
+      put_pair(out, x >> 12);
+      out[2] = kAlphabet[(x >> 6) & 63];
+      out[3] = '=';
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+std::string base64_encode(const uint8_t* in, size_t n) {
+  std::string out(base64_encoded_size(n), '\0');
+  base64_encode(in, n, out.data());
+  return out;
+}
+
+std::string base64_encode(std::string_view bytes) {
+  return base64_encode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  const size_t len = text.size();
+  if (len == 0) return std::string();
+  if (len % 4 != 0) return describe_failure(text);
+
+  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
+  const size_t pad = text[len - 1] != '=' ? 0 : text[len - 2] != '=' ? 1 : 2;
+  std::string out(len / 4 * 3 - pad, '\0');
+  auto* o = reinterpret_cast<uint8_t*>(out.data());
+
+  // Every group but the last cannot hold padding. Faults are OR-ed into `bad`
+  // and looked at once at the end: no branch per character.
+  uint32_t bad = 0;
+  const uint8_t* last = p + len - 4;
+  for (; last - p >= 16; p += 16, o += 12) {
+    const uint32_t a = decode_quad(p);
+    const uint32_t b = decode_quad(p + 4);
+    const uint32_t c = decode_quad(p + 8);
+    const uint32_t d = decode_quad(p + 12);
+    bad |= a | b | c | d;
+    put_triple(o, a);
+    put_triple(o + 3, b);
+    put_triple(o + 6, c);
+    put_triple(o + 9, d);
+  }
+  for (; p < last; p += 4, o += 3) {
+    const uint32_t a = decode_quad(p);
+    bad |= a;
+    put_triple(o, a);
+  }
+
+  // The last group: "xxxx", "xxx=" or "xx==". Unused low bits must be zero.
+  uint32_t x;
+  switch (pad) {
+    case 0:
+      x = decode_quad(p);
+      bad |= x;
+      put_triple(o, x);
+      break;
+    case 1:
+      x = kDecode.at[0][p[0]] | kDecode.at[1][p[1]] | kDecode.at[2][p[2]];
+      bad |= x | ((x & 0xFF) != 0 ? kBad : 0);
+      o[0] = static_cast<uint8_t>(x >> 16);
+      o[1] = static_cast<uint8_t>(x >> 8);
+      break;
+    default:
+      x = kDecode.at[0][p[0]] | kDecode.at[1][p[1]];
+      bad |= x | ((x & 0xFFFF) != 0 ? kBad : 0);
+      o[0] = static_cast<uint8_t>(x >> 16);
+      break;
+  }
+  if ((bad & kBad) != 0) return describe_failure(text);
+  return out;
+}
+
+std::string base64_encode_reference(std::string_view bytes) {
+  std::string out;
+  out.reserve(base64_encoded_size(bytes.size()));
+  uint32_t acc = 0;
+  int bits = 0;
+  for (const char ch : bytes) {
+    acc = (acc << 8) | static_cast<unsigned char>(ch);
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += kAlphabet[(acc >> bits) & 63];
+    }
+    acc &= (1u << bits) - 1;
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
+  while (out.size() % 4 != 0) out += '=';
+  return out;
+}
+
+Result<std::string> base64_decode_reference(std::string_view text) {
+  const size_t len = text.size();
+  // 1. Every character in order: the first unacceptable one is the error.
+  for (size_t i = 0; i < len; ++i) {
+    if (sextet_of(text[i]) >= 0) continue;
+    if (text[i] == '=') {
+      const bool last = i + 1 == len;
+      const bool second_last = i + 2 == len && text[len - 1] == '=';
+      if (last || second_last) continue;
+      return invalid("base64: padding '=' at offset " + std::to_string(i) +
+                     " is misplaced (only the last one or two characters may be '=')");
+    }
+    return bad_character(text, i);
+  }
+  // 2. The length (padding is mandatory).
+  if (len % 4 != 0) {
+    return invalid("base64: length " + std::to_string(len) +
+                   " is not a multiple of 4 (padding '=' is required)");
+  }
+  // 3. Decode bit by bit; the bits left over must be zero.
+  size_t data_len = len;
+  while (data_len > 0 && text[data_len - 1] == '=') --data_len;
+  std::string out;
+  out.reserve(data_len * 3 / 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < data_len; ++i) {
+    acc = (acc << 6) | static_cast<uint32_t>(sextet_of(text[i]));
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+      acc &= (1u << bits) - 1;
+    }
+  }
+  if (acc != 0) {
+    const size_t at = data_len - 1;
+    return invalid("base64: non-zero trailing bits in '" + std::string(1, text[at]) +
+                   "' at offset " + std::to_string(at) +
+                   " (the last character before the padding must end in zero bits)");
+  }
+  return out;
+}
+
+}  // namespace chatwire::media

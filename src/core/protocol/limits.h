@@ -1,0 +1,26 @@
+// The server's limits (PROTOCOL.md, "Limits"). Clients use the same struct to
+// refuse, before anything is stored or sent, what the server would refuse.
+#ifndef CHATWIRE_PROTOCOL_LIMITS_H_
+#define CHATWIRE_PROTOCOL_LIMITS_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace chatwire {
+
+struct Limits {
+  size_t max_frame_bytes = 16u << 20;     // hard: over it the socket closes with 1009
+  size_t max_content_bytes = 32u << 10;   // UTF-8 bytes of a message's `content`
+  size_t max_images = 5;                  // images per message
+  size_t max_image_bytes = 8u << 20;      // one image, decoded
+  uint32_t max_image_dimension = 8192;    // width and height, each
+  double messages_per_second = 20;        // sustained rate per connection
+  double message_burst = 40;              // token-bucket capacity
+  // Not in PROTOCOL.md's table but needed to keep hostile input cheap: JSON
+  // nesting deeper than this is refused as bad_json before it is parsed.
+  int max_json_depth = 64;
+};
+
+}  // namespace chatwire
+
+#endif  // CHATWIRE_PROTOCOL_LIMITS_H_

@@ -1,0 +1,242 @@
+// Typed frames of the chatwire wire protocol, version 1 (PROTOCOL.md).
+//
+// One struct per frame type and direction. Field names are the snake_case of
+// the wire's camelCase names. Values that the protocol leaves as "any JSON"
+// (tool arguments and results, component props and values, tool parameter
+// schemas) are kept as serialized JSON text in RawJson, so the core never
+// needs a second JSON model and the bindings never need per-type code.
+#ifndef CHATWIRE_PROTOCOL_MESSAGES_H_
+#define CHATWIRE_PROTOCOL_MESSAGES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/protocol/errors.h"
+
+namespace chatwire::protocol {
+
+// A JSON value kept as its compact serialized text, e.g. `{"lat":1}` or `null`.
+struct RawJson {
+  std::string text = "null";
+  bool operator==(const RawJson& o) const { return text == o.text; }
+};
+
+// ---------------------------------------------------------------- client -> server
+
+struct Connect {
+  std::string client_id;
+  std::string timestamp;
+  std::optional<std::string> conversation_id;
+  std::optional<int64_t> last_seq;
+};
+
+struct Ping {
+  std::string client_id;
+  std::string timestamp;
+};
+
+// An image attached to a message. On the wire `data` is base64; in the core the
+// image is held decoded (`bytes`), with the type and size sniffed from them.
+struct Image {
+  std::string id;
+  std::string mime_type;
+  std::optional<std::string> filename;
+  std::string bytes;     // decoded image bytes
+  uint32_t width = 0;    // from the image headers (set by decode / check)
+  uint32_t height = 0;
+};
+
+struct Message {
+  std::string message_id;
+  std::string client_id;
+  std::string timestamp;
+  std::optional<std::string> content;
+  std::vector<Image> images;
+};
+
+struct Typing {  // client -> server
+  std::string client_id;
+  bool is_typing = false;
+  std::string timestamp;
+};
+
+struct LoadMessages {
+  std::string conversation_id;
+  std::optional<int64_t> before_seq;
+  int limit = 50;
+};
+
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  RawJson parameters;
+};
+
+struct ConfigureTools {
+  std::vector<ToolSpec> tools;
+};
+
+struct ToolResult {
+  std::string tool_call_id;
+  std::optional<RawJson> result;     // exactly one of result / error
+  std::optional<std::string> error;
+};
+
+struct ComponentAction {
+  std::string component_id;
+  std::string action;
+  RawJson values;
+  std::string timestamp;
+};
+
+struct Cancel {
+  std::string reply_to;
+  std::string timestamp;
+};
+
+struct Disconnect {
+  std::string client_id;
+  std::string timestamp;
+};
+
+using ClientFrame = std::variant<Connect, Ping, Message, Typing, LoadMessages, ConfigureTools,
+                                 ToolResult, ComponentAction, Cancel, Disconnect>;
+
+// ---------------------------------------------------------------- server -> client
+
+struct ConnectConfirm {
+  std::string conversation_id;
+  std::string connection_id;
+  bool resumed = false;
+  bool recovered = true;
+  int64_t heartbeat_ms = 10000;
+  std::string timestamp;
+};
+
+struct Pong {
+  std::string timestamp;
+};
+
+// Message receipt (no image_id) or one image's status (image_id + status).
+struct Confirm {
+  std::string message_id;
+  std::optional<std::string> image_id;
+  std::optional<std::string> status;  // received | processing | analyzed
+  int64_t seq = 0;
+  std::string timestamp;
+};
+
+struct Thinking {
+  std::string reply_to;
+  std::string step;
+  int64_t seq = 0;
+  std::string timestamp;
+};
+
+struct Delta {
+  std::string message_id;
+  std::string reply_to;
+  int64_t index = 0;
+  std::string delta;
+  std::string timestamp;
+};
+
+struct ImageAnalysis {
+  std::string image_id;
+  std::string description;
+  std::string category;
+  std::string condition;
+  std::vector<std::string> features;
+  std::vector<std::string> recommendations;
+};
+
+struct Citation {
+  std::string document_id;
+  std::string chunk_id;
+  std::string filename;
+  std::optional<int64_t> page_start;
+  std::optional<int64_t> page_end;
+  std::optional<double> score;
+};
+
+struct Response {
+  std::string message_id;
+  std::string reply_to;
+  std::string content;
+  int64_t seq = 0;
+  std::string timestamp;
+  std::optional<std::vector<ImageAnalysis>> image_analysis;
+  std::optional<std::vector<Citation>> citations;
+  bool cancelled = false;  // on the wire only when true
+};
+
+struct ToolCall {
+  std::string tool_call_id;
+  std::string reply_to;
+  std::string name;
+  RawJson arguments;
+  int64_t seq = 0;
+  std::string timestamp;
+};
+
+struct Component {
+  std::string component_id;
+  std::string reply_to;
+  std::string component;
+  RawJson props;
+  int64_t seq = 0;
+  std::string timestamp;
+};
+
+struct TypingIndicator {  // server -> client
+  bool is_typing = false;
+  std::string timestamp;
+};
+
+struct HistoryImage {
+  std::string id;
+  std::string mime_type;
+  std::optional<std::string> filename;
+};
+
+struct HistoryEntry {
+  int64_t seq = 0;
+  std::string role;  // user | assistant
+  std::string message_id;
+  std::optional<std::string> reply_to;  // assistant only
+  std::string content;
+  std::string timestamp;
+  std::vector<HistoryImage> images;     // user only
+  std::optional<std::vector<ImageAnalysis>> image_analysis;
+  std::optional<std::vector<Citation>> citations;
+  bool cancelled = false;
+};
+
+struct History {
+  std::string conversation_id;
+  std::vector<HistoryEntry> messages;
+  bool has_more = false;
+};
+
+struct ErrorEvent {
+  Error error;                  // code, text, message_id, image_id, retry_after_ms
+  std::optional<int64_t> seq;   // stored errors about a message carry a seq
+  std::string timestamp;
+};
+
+using ServerFrame = std::variant<ConnectConfirm, Pong, Confirm, Thinking, Delta, Response, ToolCall,
+                                 Component, TypingIndicator, History, ErrorEvent>;
+
+// The wire `type` of a frame, e.g. "connect_confirm".
+const char* type_name(const ClientFrame& frame);
+const char* type_name(const ServerFrame& frame);
+
+// The `seq` of a server frame that carries one, else nullopt.
+std::optional<int64_t> seq_of(const ServerFrame& frame);
+
+}  // namespace chatwire::protocol
+
+#endif  // CHATWIRE_PROTOCOL_MESSAGES_H_
