@@ -1,0 +1,32 @@
+// chatwire for Node: the native addon (libwebsockets transport, SQLite file store).
+import { createRequire } from 'node:module';
+import { createApi } from './internal/api.mjs';
+
+export { ChatError, ERROR_CODES } from './internal/errors.mjs';
+
+const require = createRequire(import.meta.url);
+
+function loadAddon() {
+  // build/ is where `npm install` (node-gyp) puts it; relative to the package root
+  // so the path holds from js/ and from the CommonJS bundle in dist/.
+  try {
+    return require('../build/Release/chatwire.node');
+  } catch (err) {
+    throw new Error(
+      `chatwire: the native addon is not built (${err.message}). Run \`npm rebuild chatwire\` ` +
+      '(npm 11 skips install scripts of dependencies until approved: `npm approve-scripts chatwire`).',
+      { cause: err },
+    );
+  }
+}
+
+const addon = loadAddon();
+const api = createApi(() => addon);
+
+export const { codec, sniffImage, base64 } = api;
+
+/** Resolves when the native part is ready (immediately for the addon; kept for parity with WASM). */
+export async function init() {}
+
+/** Which native build backs this entry point. */
+export const backend = 'node';

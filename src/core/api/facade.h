@@ -1,0 +1,52 @@
+// The core's stateless functions as the bindings expose them to JS.
+//
+// Every function takes and returns strings: JSON text in, JSON text out. The
+// Node addon and the WASM module each wrap these in one line and turn the
+// result into a JS object with JSON.parse, so neither binding holds a rule
+// and both builds give byte-identical answers (tests/js/codec.test.js checks).
+//
+// Results are {"ok":true, ...} or {"ok":false,"error":{"code","error",
+// "messageId"?,"imageId"?}}; the JS layer turns an error into a ChatError.
+#ifndef CHATWIRE_CORE_API_FACADE_H_
+#define CHATWIRE_CORE_API_FACADE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/protocol/errors.h"
+#include "core/protocol/limits.h"
+
+namespace chatwire::api {
+
+// Limits from JS option names ({"maxFrameBytes", "maxContentBytes", "maxImages",
+// "maxImageBytes", "maxImageDimension", "messagesPerSecond", "messageBurst"});
+// absent fields keep PROTOCOL.md's defaults; "" or "{}" gives all defaults.
+Result<Limits> parse_limits(std::string_view limits_json);
+
+// The limits as JSON with the JS option names (defaults when given "").
+std::string limits_json(std::string_view limits_json);
+
+// Decodes and validates one frame. `direction` is "client" (a frame a client
+// sends: connect, message, ...) or "server" (connect_confirm, confirm, ...).
+// -> {"ok":true,"frame":{canonical frame}} or {"ok":false,"error":{...}}
+std::string decode_frame(std::string_view text, std::string_view direction, std::string_view limits_json);
+
+// Validates a frame given as JSON (e.g. a JS object stringified) and returns
+// its canonical text: -> {"ok":true,"text":"..."} or {"ok":false,"error":{...}}
+std::string encode_frame(std::string_view frame_json, std::string_view direction,
+                         std::string_view limits_json);
+
+// Image type and size from the bytes' headers.
+// -> {"ok":true,"mimeType","width","height"} or {"ok":false,"error":{...}}
+std::string sniff_image(const uint8_t* data, size_t n);
+
+// The error result JSON for an Error (shared by every binding-facing API).
+std::string error_json(const Error& error);
+
+// PROTOCOL.md's error codes, as a JSON array of strings.
+std::string error_codes_json();
+
+}  // namespace chatwire::api
+
+#endif  // CHATWIRE_CORE_API_FACADE_H_
