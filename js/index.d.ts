@@ -1,0 +1,275 @@
+// Public types of chatwire (both builds). The protocol is in docs/protocol.md.
+
+// ------------------------------------------------------------------ errors
+
+/** PROTOCOL.md's error codes; `ChatError.code` is one of them. */
+export type ErrorCode =
+  | 'bad_json' | 'unknown_type' | 'invalid_field' | 'too_large' | 'image_invalid'
+  | 'unauthorized' | 'rate_limited' | 'not_found' | 'internal';
+
+export declare const ERROR_CODES: readonly ErrorCode[];
+
+/** The one error class of chatwire. */
+export declare class ChatError extends Error {
+  constructor(code: ErrorCode, message: string, details?: { messageId?: string; imageId?: string; retryAfterMs?: number; cause?: unknown });
+  readonly name: 'ChatError';
+  readonly code: ErrorCode;
+  readonly messageId?: string;
+  readonly imageId?: string;
+  readonly retryAfterMs?: number;
+}
+
+/** The error object the core returns in results (`error` holds the sentence). */
+export interface CoreError {
+  code: ErrorCode;
+  error: string;
+  messageId?: string;
+  imageId?: string;
+  retryAfterMs?: number;
+}
+
+// ------------------------------------------------------------------ init, images, codec
+
+/** Which native build backs the imported entry point. */
+export declare const backend: 'node' | 'wasm';
+
+/** Loads the native part (WASM: fetch + compile; addon: no-op). Other calls need it done. */
+export declare function init(): Promise<void>;
+
+export type ImageMimeType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
+
+/** Type and size from the image's headers; throws ChatError('image_invalid') with the reason. */
+export declare function sniffImage(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): {
+  mimeType: ImageMimeType; width: number; height: number;
+};
+
+export interface Limits {
+  maxFrameBytes: number;       // 16 MiB: over it the socket is closed with 1009
+  maxContentBytes: number;     // 32 KiB of UTF-8 text per message
+  maxImages: number;           // 5 per message
+  maxImageBytes: number;       // 8 MiB per image, decoded
+  maxImageDimension: number;   // 8192 px, width and height
+  messagesPerSecond: number;   // 20
+  messageBurst: number;        // 40
+}
+
+export type FrameDirection = 'client' | 'server';
+export type Frame = { type: string; [field: string]: unknown };
+
+/** The protocol codec, exactly as the server and client use it. */
+export declare const codec: {
+  /** Parses and validates a frame: direction 'client' = a frame clients send. */
+  decode(text: string, options?: { direction?: FrameDirection; limits?: Partial<Limits> }):
+    { ok: true; frame: Frame } | { ok: false; error: CoreError };
+  /** Validates a frame object and returns its canonical text. */
+  encode(frame: Frame, options?: { direction?: FrameDirection; limits?: Partial<Limits> }):
+    { ok: true; text: string } | { ok: false; error: CoreError };
+  /** PROTOCOL.md's limits with `overrides` applied; throws ChatError('invalid_field') on a bad value. */
+  limits(overrides?: Partial<Limits>): Limits;
+};
+
+/** Fast base64 (standard alphabet, padded, strict: no whitespace). */
+export declare const base64: {
+  encode(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): string;
+  /** Throws ChatError('image_invalid') naming the offending offset. */
+  decode(text: string): Uint8Array;
+};
+
+// ------------------------------------------------------------------ messages (store shapes)
+
+export interface ImageAnalysis {
+  imageId: string; description: string; category: string; condition: string;
+  features: string[]; recommendations: string[];
+}
+
+export interface Citation {
+  documentId: string; chunkId: string; filename: string;
+  pageStart?: number; pageEnd?: number; score?: number;
+}
+
+export type MessageStatus = 'queued' | 'sent' | 'received' | 'processed' | 'failed';
+export type ImageStatus = 'received' | 'processing' | 'analyzed';
+
+export interface UserMessage {
+  id: string; role: 'user'; content: string; createdAt: string;
+  status: MessageStatus; error?: ChatError;
+  images: { id: string; mimeType: string; filename?: string; width: number; height: number;
+            status?: ImageStatus; analysis?: ImageAnalysis }[];
+}
+
+export interface ToolCallState {
+  toolCallId: string; name: string; arguments: unknown;
+  status: 'running' | 'done' | 'error'; result?: unknown; error?: string;
+}
+
+export interface AssistantMessage {
+  id: string; role: 'assistant'; replyTo: string; createdAt: string;
+  status: 'streaming' | 'complete' | 'cancelled' | 'failed';
+  /** Streamed text so far; the final response replaces it. */
+  content: string;
+  thinking: string[];
+  toolCalls: ToolCallState[];
+  components: { componentId: string; component: string; props: unknown }[];
+  citations: Citation[];
+  imageAnalysis: ImageAnalysis[];
+}
+
+export type ChatMessage = UserMessage | AssistantMessage;
+
+export type ConnectionStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closed';
+
+export interface ConnectionState {
+  status: ConnectionStatus;
+  /** Attempt number within the current outage (reconnecting / failed). */
+  attempt: number;
+  /** When the next attempt starts (ms since epoch), while reconnecting. */
+  nextRetryAt: number | null;
+  conversationId: string | null;
+}
+
+// ------------------------------------------------------------------ client
+
+export type ImageInput =
+  | Uint8Array | ArrayBuffer | Blob
+  | { data: Uint8Array | ArrayBuffer | Blob | string /* base64 */; mimeType?: ImageMimeType; filename?: string; id?: string };
+
+export interface ReconnectOptions {
+  /** Attempts per outage before `failed` (default 3). */
+  maxAttempts?: number;
+  /** Delay before attempt k (default [5000, 10000, 20000]; the last repeats). */
+  delaysMs?: number[];
+  /** Never less than this between attempts (default 5000). */
+  minDelayMs?: number;
+  /** 0..1: each delay is stretched by up to this fraction, at random (default 0). */
+  jitter?: number;
+}
+
+export interface ChatClientOptions {
+  url: string;
+  /** 'memory', a SQLite file path (Node), or 'indexeddb' (browser). */
+  storage?: string;
+  /** Returns a fresh one-use ticket; called before every connection attempt. */
+  ticket?: () => Promise<string> | string;
+  heartbeatMs?: number;
+  reconnect?: ReconnectOptions;
+  tools?: Record<string, (args: any) => unknown | Promise<unknown>>;
+  /** Bound on a client tool that never settles (default 30000). */
+  toolTimeoutMs?: number;
+  limits?: Partial<Limits>;
+  /** WASM in Node: the WebSocket class to use (e.g. require('ws')). */
+  WebSocket?: unknown;
+}
+
+export type SystemEventKind = 'established' | 'lost' | 'restored' | 'reconnecting' | 'failed' | 'completed' | 'error';
+
+export interface ChatClientEvents {
+  connection: (c: ConnectionState) => void;
+  message: (m: ChatMessage) => void;
+  thinking: (e: { replyTo: string; step: string }) => void;
+  delta: (e: { replyTo: string; messageId: string; index: number; delta: string }) => void;
+  typing: (e: { isTyping: boolean }) => void;
+  component: (e: { replyTo: string; componentId: string; component: string; props: unknown }) => void;
+  error: (e: ChatError) => void;
+  system: (e: { kind: SystemEventKind; message: string }) => void;
+}
+
+export declare class ChatClient {
+  /** Opens the store and restores persisted messages; does not connect. */
+  static create(options: ChatClientOptions): Promise<ChatClient>;
+  /** Persisted per installation; the same after a reload. */
+  readonly clientId: string;
+  readonly connection: ConnectionState;
+  readonly messages: readonly ChatMessage[];
+  on<E extends keyof ChatClientEvents>(event: E, fn: ChatClientEvents[E]): () => void;
+  off<E extends keyof ChatClientEvents>(event: E, fn: ChatClientEvents[E]): void;
+  connect(): Promise<void>;
+  /** Resolves with the messageId once stored (also offline: status 'queued'). */
+  send(draft: { content?: string; images?: ImageInput[] }): Promise<string>;
+  retry(messageId: string): Promise<void>;
+  cancel(messageId: string): Promise<void>;
+  loadOlder(): Promise<void>;
+  reconnect(): Promise<void>;
+  setTyping(isTyping: boolean): void;
+  addTools(tools: Record<string, (args: any) => unknown | Promise<unknown>>): void;
+  disconnect(): Promise<void>;
+  /** Disconnects and frees the native engine and store. */
+  close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ server (Node only)
+
+export interface IncomingImage {
+  id: string; mimeType: ImageMimeType; filename?: string; width: number; height: number;
+  size: number; data: Uint8Array;
+}
+
+export interface IncomingMessage {
+  messageId: string; conversationId: string; connectionId: string; clientId: string;
+  userId: string | null; content: string; timestamp: string; images: IncomingImage[];
+}
+
+export interface Reply {
+  /** Aborted when the client sends `cancel` for this message. */
+  readonly signal: AbortSignal;
+  imageStatus(imageId: string, status: 'processing' | 'analyzed'): void;
+  thinking(step: string): void;
+  delta(text: string): void;
+  typing(isTyping: boolean): void;
+  component(kind: string, props: unknown): string;
+  callTool(name: string, args: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
+  respond(response: { content: string; imageAnalysis?: ImageAnalysis[]; citations?: Citation[] }): Promise<void>;
+}
+
+export interface ChatServerOptions {
+  host?: string;
+  port?: number;
+  path?: string;
+  database?: string;
+  auth?: {
+    secret: string;
+    authenticate: (req: { headers: Record<string, string>; body: string }) => Promise<{ userId: string } | null> | { userId: string } | null;
+    ticketTtlMs?: number;
+  };
+  heartbeatMs?: number;
+  heartbeatTimeoutMs?: number;
+  limits?: Partial<Limits>;
+  /** Origins allowed to open a WebSocket (default: any). */
+  allowedOrigins?: string[];
+}
+
+export declare class ChatServer {
+  constructor(options?: ChatServerOptions);
+  /** The bound port, after listen(). */
+  readonly port: number;
+  onMessage(handler: (msg: IncomingMessage, reply: Reply) => Promise<void> | void): this;
+  onComponentAction(handler: (action: { componentId: string; action: string; values: unknown; conversationId: string; userId: string | null }, ctx: unknown) => Promise<void> | void): this;
+  on(event: 'connection' | 'disconnect' | 'error', fn: (e: any) => void): this;
+  listen(): Promise<void>;
+  broadcast(target: { conversationId: string } | { userId: string }, event: Frame): number;
+  close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ store (zustand)
+
+export interface ChatStoreState {
+  messages: readonly ChatMessage[];
+  connection: ConnectionState;
+  thinking: Record<string, string[]>;
+  typing: boolean;
+  send(draft: { content?: string; images?: ImageInput[] }): Promise<string>;
+  retry(messageId: string): Promise<void>;
+  cancel(messageId: string): Promise<void>;
+  reconnect(): Promise<void>;
+  disconnect(): Promise<void>;
+  loadOlder(): Promise<void>;
+}
+
+export interface ChatStore {
+  getState(): ChatStoreState;
+  getInitialState(): ChatStoreState;
+  subscribe(listener: (state: ChatStoreState, prev: ChatStoreState) => void): () => void;
+  setState(partial: Partial<ChatStoreState>): void;
+}
+
+/** A zustand/vanilla store over a client: pass it to zustand's useStore(store, selector). */
+export declare function createChatStore(client: ChatClient): ChatStore;
