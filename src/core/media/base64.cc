@@ -6,8 +6,7 @@ namespace chatwire::media {
 
 namespace {
 
-constexpr char kAlphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // 12 input bits -> their 2 output characters, in output order. Stored as char
 // pairs rather than uint16 so the table is the same on any byte order.
@@ -27,9 +26,11 @@ constexpr EncodeTable make_encode_table() {
 constexpr EncodeTable kEncode = make_encode_table();
 
 // One table per position in a group of 4 characters: the character's 6 bits
-// already shifted to their place in the 24-bit group, or kBad (bits above 24)
-// for anything outside the alphabet, '=' included. OR-ing the four lookups
-// gives the 3 bytes and, in the top byte, whether any character was bad.
+// already at their place among the group's 3 output bytes, or kBad (bits
+// 24..31) for anything outside the alphabet, '=' included. Output byte i is
+// bits [8i, 8i + 8) of the OR of the four lookups, so on a little-endian host
+// one 4-byte store writes the 3 bytes (plus one the next group overwrites),
+// and the top byte says whether any of the 4 characters was bad.
 constexpr uint32_t kBad = 0xFF000000u;
 
 struct DecodeTables {
@@ -43,10 +44,10 @@ constexpr DecodeTables make_decode_tables() {
   }
   for (uint32_t v = 0; v < 64; ++v) {
     const auto c = static_cast<unsigned char>(kAlphabet[v]);
-    t.at[0][c] = v << 18;
-    t.at[1][c] = v << 12;
-    t.at[2][c] = v << 6;
-    t.at[3][c] = v;
+    t.at[0][c] = v << 2;                             // byte 0, bits 7..2
+    t.at[1][c] = (v >> 4) | ((v & 15) << 12);        // byte 0 bits 1..0, byte 1 bits 7..4
+    t.at[2][c] = ((v >> 2) << 8) | ((v & 3) << 22);  // byte 1 bits 3..0, byte 2 bits 7..6
+    t.at[3][c] = v << 16;                            // byte 2, bits 5..0
   }
   return t;
 }
@@ -73,11 +74,18 @@ inline uint32_t decode_quad(const uint8_t* p) {
   return kDecode.at[0][p[0]] | kDecode.at[1][p[1]] | kDecode.at[2][p[2]] | kDecode.at[3][p[3]];
 }
 
-inline void put_triple(uint8_t* out, uint32_t x) {
-  out[0] = static_cast<uint8_t>(x >> 16);
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+// Writes the group's 3 bytes and one junk byte: only for a group that is
+// followed by at least one more output byte.
+inline void put_triple_and_junk(uint8_t* out, uint32_t x) { std::memcpy(out, &x, 4); }
+#else
+inline void put_triple_and_junk(uint8_t* out, uint32_t x) {
+  out[0] = static_cast<uint8_t>(x);
   out[1] = static_cast<uint8_t>(x >> 8);
-  out[2] = static_cast<uint8_t>(x);
+  out[2] = static_cast<uint8_t>(x >> 16);
 }
+#endif
 
 // --- reference implementation helpers (deliberately table-free) ---
 
@@ -191,8 +199,9 @@ Result<std::string> base64_decode(std::string_view text) {
   std::string out(len / 4 * 3 - pad, '\0');
   auto* o = reinterpret_cast<uint8_t*>(out.data());
 
-  // Every group but the last cannot hold padding. Faults are OR-ed into `bad`
-  // and looked at once at the end: no branch per character.
+  // Every group but the last cannot hold padding, and is followed by at least
+  // one more output byte. Faults are OR-ed into `bad` and looked at once at
+  // the end: no branch per character.
   uint32_t bad = 0;
   const uint8_t* last = p + len - 4;
   for (; last - p >= 16; p += 16, o += 12) {
@@ -201,15 +210,15 @@ Result<std::string> base64_decode(std::string_view text) {
     const uint32_t c = decode_quad(p + 8);
     const uint32_t d = decode_quad(p + 12);
     bad |= a | b | c | d;
-    put_triple(o, a);
-    put_triple(o + 3, b);
-    put_triple(o + 6, c);
-    put_triple(o + 9, d);
+    put_triple_and_junk(o, a);
+    put_triple_and_junk(o + 3, b);
+    put_triple_and_junk(o + 6, c);
+    put_triple_and_junk(o + 9, d);
   }
   for (; p < last; p += 4, o += 3) {
     const uint32_t a = decode_quad(p);
     bad |= a;
-    put_triple(o, a);
+    put_triple_and_junk(o, a);
   }
 
   // The last group: "xxxx", "xxx=" or "xx==". Unused low bits must be zero.
@@ -218,20 +227,19 @@ Result<std::string> base64_decode(std::string_view text) {
     case 0:
       x = decode_quad(p);
       bad |= x;
-      put_triple(o, x);
+      o[2] = static_cast<uint8_t>(x >> 16);
       break;
     case 1:
       x = kDecode.at[0][p[0]] | kDecode.at[1][p[1]] | kDecode.at[2][p[2]];
-      bad |= x | ((x & 0xFF) != 0 ? kBad : 0);
-      o[0] = static_cast<uint8_t>(x >> 16);
-      o[1] = static_cast<uint8_t>(x >> 8);
+      bad |= x | ((x & 0x00FF0000u) != 0 ? kBad : 0);
       break;
     default:
       x = kDecode.at[0][p[0]] | kDecode.at[1][p[1]];
-      bad |= x | ((x & 0xFFFF) != 0 ? kBad : 0);
-      o[0] = static_cast<uint8_t>(x >> 16);
+      bad |= x | ((x & 0x00FFFF00u) != 0 ? kBad : 0);
       break;
   }
+  if (pad < 2) o[1] = static_cast<uint8_t>(x >> 8);
+  o[0] = static_cast<uint8_t>(x);
   if ((bad & kBad) != 0) return describe_failure(text);
   return out;
 }
@@ -274,9 +282,19 @@ Result<std::string> base64_decode_reference(std::string_view text) {
     return invalid("base64: length " + std::to_string(len) +
                    " is not a multiple of 4 (padding '=' is required)");
   }
-  // 3. Decode bit by bit; the bits left over must be zero.
+  // 3. The bits the last character holds beyond the last whole byte (4 of
+  //    them before "==", 2 before "=") must be zero. Checked before decoding
+  //    so no failure costs a decode.
   size_t data_len = len;
   while (data_len > 0 && text[data_len - 1] == '=') --data_len;
+  const int unused_bits = static_cast<int>(data_len * 6 % 8);
+  if (unused_bits != 0 && (sextet_of(text[data_len - 1]) & ((1 << unused_bits) - 1)) != 0) {
+    const size_t at = data_len - 1;
+    return invalid("base64: non-zero trailing bits in '" + std::string(1, text[at]) +
+                   "' at offset " + std::to_string(at) +
+                   " (the last character before the padding must end in zero bits)");
+  }
+  // 4. Decode bit by bit.
   std::string out;
   out.reserve(data_len * 3 / 4);
   uint32_t acc = 0;
@@ -289,12 +307,6 @@ Result<std::string> base64_decode_reference(std::string_view text) {
       out += static_cast<char>((acc >> bits) & 0xFF);
       acc &= (1u << bits) - 1;
     }
-  }
-  if (acc != 0) {
-    const size_t at = data_len - 1;
-    return invalid("base64: non-zero trailing bits in '" + std::string(1, text[at]) +
-                   "' at offset " + std::to_string(at) +
-                   " (the last character before the padding must end in zero bits)");
   }
   return out;
 }

@@ -13,8 +13,8 @@
 // The *_from_json / to_json forms work on a RapidJSON value instead of text;
 // the Node and WASM bindings use them with one generic JS<->JSON converter each,
 // so validation has a single implementation wherever a frame comes from.
-#ifndef CHATWIRE_PROTOCOL_CODEC_H_
-#define CHATWIRE_PROTOCOL_CODEC_H_
+#ifndef CHATWIRE_CORE_PROTOCOL_CODEC_H_
+#define CHATWIRE_CORE_PROTOCOL_CODEC_H_
 
 #include <rapidjson/document.h>
 
@@ -57,4 +57,4 @@ std::string to_json_text(const rapidjson::Value& value);
 
 }  // namespace chatwire::protocol
 
-#endif  // CHATWIRE_PROTOCOL_CODEC_H_
+#endif  // CHATWIRE_CORE_PROTOCOL_CODEC_H_

@@ -1,8 +1,8 @@
 // Error codes and the error value every core entry point returns instead of
 // throwing. The enumerator names are PROTOCOL.md's codes, and the JS ChatError's
 // `code` is the same string (error_code_name), so there is one list.
-#ifndef CHATWIRE_PROTOCOL_ERRORS_H_
-#define CHATWIRE_PROTOCOL_ERRORS_H_
+#ifndef CHATWIRE_CORE_PROTOCOL_ERRORS_H_
+#define CHATWIRE_CORE_PROTOCOL_ERRORS_H_
 
 #include <cstdint>
 #include <optional>
@@ -65,4 +65,4 @@ class Result {
 
 }  // namespace chatwire
 
-#endif  // CHATWIRE_PROTOCOL_ERRORS_H_
+#endif  // CHATWIRE_CORE_PROTOCOL_ERRORS_H_

@@ -1,8 +1,8 @@
 // Identifiers: UUID v4 from an injected entropy source. The core never calls
 // rand() or reads the OS; each build supplies the platform CSPRNG (getrandom in
 // the Node addon, crypto.getRandomValues through getentropy in WASM).
-#ifndef CHATWIRE_PROTOCOL_IDS_H_
-#define CHATWIRE_PROTOCOL_IDS_H_
+#ifndef CHATWIRE_CORE_PROTOCOL_IDS_H_
+#define CHATWIRE_CORE_PROTOCOL_IDS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -33,4 +33,4 @@ std::string random_hex(Entropy& entropy, size_t n);
 
 }  // namespace chatwire
 
-#endif  // CHATWIRE_PROTOCOL_IDS_H_
+#endif  // CHATWIRE_CORE_PROTOCOL_IDS_H_

@@ -1,7 +1,7 @@
 // The server's limits (PROTOCOL.md, "Limits"). Clients use the same struct to
 // refuse, before anything is stored or sent, what the server would refuse.
-#ifndef CHATWIRE_PROTOCOL_LIMITS_H_
-#define CHATWIRE_PROTOCOL_LIMITS_H_
+#ifndef CHATWIRE_CORE_PROTOCOL_LIMITS_H_
+#define CHATWIRE_CORE_PROTOCOL_LIMITS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -23,4 +23,4 @@ struct Limits {
 
 }  // namespace chatwire
 
-#endif  // CHATWIRE_PROTOCOL_LIMITS_H_
+#endif  // CHATWIRE_CORE_PROTOCOL_LIMITS_H_

@@ -5,8 +5,8 @@
 // (tool arguments and results, component props and values, tool parameter
 // schemas) are kept as serialized JSON text in RawJson, so the core never
 // needs a second JSON model and the bindings never need per-type code.
-#ifndef CHATWIRE_PROTOCOL_MESSAGES_H_
-#define CHATWIRE_PROTOCOL_MESSAGES_H_
+#ifndef CHATWIRE_CORE_PROTOCOL_MESSAGES_H_
+#define CHATWIRE_CORE_PROTOCOL_MESSAGES_H_
 
 #include <cstdint>
 #include <optional>
@@ -239,4 +239,4 @@ std::optional<int64_t> seq_of(const ServerFrame& frame);
 
 }  // namespace chatwire::protocol
 
-#endif  // CHATWIRE_PROTOCOL_MESSAGES_H_
+#endif  // CHATWIRE_CORE_PROTOCOL_MESSAGES_H_

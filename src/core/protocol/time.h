@@ -1,8 +1,8 @@
 // Timestamps as the protocol writes them: ISO 8601 UTC with milliseconds,
 // e.g. "2026-11-23T13:47:50.123Z". The core never reads a clock; callers pass
 // the time (milliseconds since the Unix epoch) in.
-#ifndef CHATWIRE_PROTOCOL_TIME_H_
-#define CHATWIRE_PROTOCOL_TIME_H_
+#ifndef CHATWIRE_CORE_PROTOCOL_TIME_H_
+#define CHATWIRE_CORE_PROTOCOL_TIME_H_
 
 #include <cstdint>
 #include <optional>
@@ -21,4 +21,4 @@ std::optional<int64_t> parse_timestamp(std::string_view text);
 
 }  // namespace chatwire
 
-#endif  // CHATWIRE_PROTOCOL_TIME_H_
+#endif  // CHATWIRE_CORE_PROTOCOL_TIME_H_
