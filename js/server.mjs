@@ -1,0 +1,338 @@
+// ChatServer for Node backends. The native side (src/node/server.cc) runs the
+// libwebsockets server on Node's loop and the core's ServerHub, which answers
+// connect, confirm, pong, errors, replay and limits without JS. JS is called
+// only for what the application decides: the reply to a message, component
+// actions, and who gets a ticket.
+import { EventEmitter } from 'node:events';
+import { ChatError } from './internal/errors.mjs';
+import {
+  assertOpen, isObject, optionalFunction, optionalInteger, optionalObject, optionalString, requireFunction,
+} from './internal/options.mjs';
+
+function check(result) {
+  if (!result.ok) throw ChatError.fromCore(result.error);
+  return result.value;
+}
+
+/**
+ * @param {object} addon the native addon
+ * @param {(limits: object) => object} fullLimits the core's limits check (codec.limits)
+ */
+export function createServerClass(addon, fullLimits) {
+  /** The `reply` argument of an onMessage handler: everything a turn can send. */
+  class Reply {
+    #server;
+    #turn;
+    constructor(server, turn) {
+      this.#server = server;
+      this.#turn = turn;
+    }
+
+    /** Aborted when the client cancels this message (never by a disconnect). */
+    get signal() { return this.#turn.controller.signal; }
+
+    /** Sends an image's next status: 'processing', then 'analyzed'. */
+    imageStatus(imageId, status) {
+      return check(this.#server._native().imageStatus(this.#turn.id, String(imageId), String(status)));
+    }
+
+    /** Sends a thinking step ("Analyzing your request..."). */
+    thinking(step) {
+      if (typeof step !== 'string') throw new TypeError('step must be a string');
+      return check(this.#server._native().thinking(this.#turn.id, step));
+    }
+
+    /** Streams a piece of the reply text; returns its index (-1 after a cancel). */
+    delta(text) {
+      if (typeof text !== 'string') throw new TypeError('text must be a string');
+      return check(this.#server._native().delta(this.#turn.id, text));
+    }
+
+    /** Shows or hides the assistant's typing indicator. */
+    typing(isTyping) {
+      return check(this.#server._native().typing(this.#turn.id, Boolean(isTyping)));
+    }
+
+    /** Sends an interactive component (e.g. 'form') and returns its componentId. */
+    component(kind, props = {}) {
+      if (typeof kind !== 'string' || !kind) throw new TypeError('kind must be a non-empty string');
+      return check(this.#server._native().component(this.#turn.id, kind, JSON.stringify(props ?? {})));
+    }
+
+    /**
+     * Asks the client to run one of its tools; resolves with its result, rejects
+     * with a ChatError carrying the tool's error, or on timeout (default 30 s).
+     */
+    callTool(name, args = {}, options = {}) {
+      if (typeof name !== 'string' || !name) throw new TypeError('name must be a non-empty string');
+      const timeoutMs = optionalInteger(optionalObject(options, 'options').timeoutMs, 'options.timeoutMs', 30000, 1);
+      const id = check(this.#server._native().toolCall(this.#turn.id, name, JSON.stringify(args ?? {})));
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.#turn.tools.delete(id);
+          reject(new ChatError('internal', `tool '${name}' did not answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+        this.#turn.tools.set(id, { name, resolve, reject, timer });
+      });
+    }
+
+    /** Ends the turn with the reply; `content` defaults to the streamed text. */
+    async respond(response = {}) {
+      if (!isObject(response)) throw new TypeError('response must be an object');
+      if (response.content !== undefined && typeof response.content !== 'string') {
+        throw new TypeError('response.content must be a string');
+      }
+      this.#turn.done = true;
+      check(this.#server._native().respond(this.#turn.id, JSON.stringify(response)));
+    }
+  }
+
+  class ChatServer extends EventEmitter {
+    #options;
+    #native = null;
+    #messageHandler = null;
+    #componentHandler = null;
+    #turns = new Map();
+    #queue = [];
+    #draining = false;
+    #closed = false;
+    #listening = false;
+
+    /** See ChatServerOptions in index.d.ts; nothing is opened until listen(). */
+    constructor(options = {}) {
+      super();
+      const o = optionalObject(options, 'options');
+      const auth = o.auth === undefined ? undefined : optionalObject(o.auth, 'options.auth');
+      if (auth) {
+        if (typeof auth.secret !== 'string' || auth.secret.length < 16) {
+          throw new TypeError('options.auth.secret must be a string of at least 16 characters');
+        }
+        requireFunction(auth.authenticate, 'options.auth.authenticate');
+      }
+      const heartbeatMs = optionalInteger(o.heartbeatMs, 'options.heartbeatMs', 10000, 100);
+      if (o.allowedOrigins !== undefined &&
+          (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string'))) {
+        throw new TypeError('options.allowedOrigins must be an array of strings');
+      }
+      const path = optionalString(o.path, 'options.path', '/ws/chat');
+      if (!path.startsWith('/')) throw new TypeError("options.path must start with '/'");
+      this.#options = {
+        host: optionalString(o.host, 'options.host', '127.0.0.1'),
+        port: optionalInteger(o.port, 'options.port', 0, 0, 65535),
+        path,
+        database: optionalString(o.database, 'options.database', ':memory:'),
+        heartbeatMs,
+        heartbeatTimeoutMs: optionalInteger(o.heartbeatTimeoutMs, 'options.heartbeatTimeoutMs', 3 * heartbeatMs, 100),
+        limits: fullLimits(o.limits === undefined ? undefined : optionalObject(o.limits, 'options.limits')),
+        auth: auth && {
+          secret: auth.secret,
+          ticketTtlMs: optionalInteger(auth.ticketTtlMs, 'options.auth.ticketTtlMs', 60000, 1000),
+        },
+        allowedOrigins: o.allowedOrigins ?? [],
+        maxConnectionsPerIp: optionalInteger(o.maxConnectionsPerIp, 'options.maxConnectionsPerIp', 0, 0),
+        retentionMs: optionalInteger(o.retentionMs, 'options.retentionMs', 24 * 3600 * 1000, 0),
+        retentionEvents: optionalInteger(o.retentionEvents, 'options.retentionEvents', 10000, 0),
+        typingAroundHandler: o.typingAroundHandler === undefined ? true : Boolean(o.typingAroundHandler),
+      };
+      this.#authenticate = auth?.authenticate;
+    }
+
+    #authenticate;
+
+    /** The bound port (after listen(); port 0 picks a free one). */
+    get port() {
+      return this.#native ? this.#native.port() : this.#options.port;
+    }
+
+    /** Sets the reply logic: `handler(msg, reply)` runs once per new message. */
+    onMessage(handler) {
+      this.#messageHandler = requireFunction(handler, 'handler');
+      return this;
+    }
+
+    /** Sets the handler for a user's action on a component (form submit, button). */
+    onComponentAction(handler) {
+      this.#componentHandler = requireFunction(handler, 'handler');
+      return this;
+    }
+
+    /** Starts listening (HTTP + WebSocket on one port). */
+    async listen() {
+      assertOpen(this.#closed, 'ChatServer');
+      if (this.#listening) throw new TypeError('ChatServer is already listening');
+      this.#native = new addon.ServerNative(
+        JSON.stringify(this.#options),
+        (events) => this.#onEvents(events),
+        (request) => this.#onTicketRequest(request),
+      );
+      const error = this.#native.listen();
+      if (error) {
+        this.#native.close();
+        this.#native = null;
+        throw new Error(`chatwire: cannot listen on ${this.#options.host}:${this.#options.port}: ${error}`);
+      }
+      this.#listening = true;
+    }
+
+    /**
+     * Sends a server frame to every open connection of a conversation or of a
+     * user; returns how many connections it reached. Stored and seq'd (so it
+     * replays) unless it is a delta or typing.
+     */
+    broadcast(target, event) {
+      if (!isObject(target) || (typeof target.conversationId !== 'string' && typeof target.userId !== 'string')) {
+        throw new TypeError('target must be { conversationId } or { userId }');
+      }
+      if (!isObject(event)) throw new TypeError('event must be a frame object');
+      return check(this._native().broadcast(JSON.stringify(target), JSON.stringify(event)));
+    }
+
+    /** Stops listening, ends running turns as abandoned, closes every connection, frees everything. */
+    async close() {
+      if (this.#closed) return;
+      this.#closed = true;
+      for (const turn of this.#turns.values()) this.#settleTools(turn, new ChatError('internal', 'server closed'));
+      const native = this.#native;
+      this.#native = null;
+      if (native) await native.close();
+    }
+
+    /** @internal */
+    _native() {
+      if (!this.#native) throw new TypeError(this.#closed ? 'ChatServer is closed' : 'ChatServer is not listening');
+      return this.#native;
+    }
+
+    // Native events arrive in batches, possibly while a command of ours is on the
+    // stack; they are handled in order from a microtask so handlers never re-enter.
+    #onEvents(events) {
+      this.#queue.push(...events);
+      if (!this.#draining) {
+        this.#draining = true;
+        queueMicrotask(() => this.#drain());
+      }
+    }
+
+    #drain() {
+      while (this.#queue.length) {
+        const e = this.#queue.shift();
+        try {
+          this.#dispatch(e);
+        } catch (err) {
+          this.#reportError(err);
+        }
+      }
+      this.#draining = false;
+    }
+
+    #dispatch(e) {
+      switch (e.type) {
+        case 'message': this.#runTurn(e); break;
+        case 'cancel': this.#turns.get(e.turnId)?.controller.abort(new ChatError('internal', 'cancelled by the client')); break;
+        case 'tool_result': this.#toolResult(e); break;
+        case 'component_action': this.#componentAction(e); break;
+        case 'connection': this.emit('connection', e); break;
+        case 'disconnect': this.emit('disconnect', e); break;
+        default: break;
+      }
+    }
+
+    async #runTurn(e) {
+      const turn = { id: e.turnId, controller: new AbortController(), tools: new Map(), done: false };
+      this.#turns.set(turn.id, turn);
+      const native = this.#native;
+      const m = e.message;
+      const msg = {
+        messageId: m.messageId,
+        conversationId: e.conversationId,
+        connectionId: e.connectionId,
+        clientId: e.clientId,
+        userId: e.userId || null,
+        content: m.content ?? '',
+        timestamp: m.timestamp,
+        images: (m.images ?? []).map((img) => ({ ...img, data: native.imageBytes(turn.id, img.id) })),
+      };
+      const reply = new Reply(this, turn);
+      try {
+        if (!this.#messageHandler) throw new Error('no onMessage handler is set');
+        await this.#messageHandler(msg, reply);
+        if (!turn.done && this.#native) {
+          if (turn.controller.signal.aborted) {
+            check(native.respond(turn.id, '{}'));  // the core sends the cancelled reply, or nothing
+          } else {
+            check(native.fail(turn.id, 'internal', 'the assistant finished without a reply'));
+            this.#reportError(new Error(`onMessage handler for ${m.messageId} returned without reply.respond()`));
+          }
+        }
+      } catch (err) {
+        if (!turn.done && this.#native) {
+          turn.done = true;
+          if (turn.controller.signal.aborted) {
+            check(native.respond(turn.id, '{}'));
+          } else {
+            // The client sees a generic text: the handler's error may hold secrets.
+            check(native.fail(turn.id, 'internal', 'the assistant failed while preparing the reply'));
+            this.#reportError(err);
+          }
+        }
+      } finally {
+        this.#settleTools(turn, new ChatError('internal', 'the turn ended'));
+        this.#turns.delete(turn.id);
+      }
+    }
+
+    #toolResult(e) {
+      const turn = this.#turns.get(e.turnId);
+      const pending = turn?.tools.get(e.toolCallId);
+      if (!pending) return;
+      turn.tools.delete(e.toolCallId);
+      clearTimeout(pending.timer);
+      if (e.error !== undefined) pending.reject(new ChatError('internal', `tool '${pending.name}' failed: ${e.error}`));
+      else pending.resolve(e.result);
+    }
+
+    #settleTools(turn, error) {
+      for (const p of turn.tools.values()) {
+        clearTimeout(p.timer);
+        p.reject(error);
+      }
+      turn.tools.clear();
+    }
+
+    async #componentAction(e) {
+      if (!this.#componentHandler) return;
+      const action = { componentId: e.componentId, action: e.action, values: e.values,
+        conversationId: e.conversationId, connectionId: e.connectionId, userId: e.userId || null };
+      const ctx = {
+        conversationId: e.conversationId,
+        userId: e.userId || null,
+        broadcast: (event) => this.broadcast({ conversationId: e.conversationId }, event),
+      };
+      try {
+        await this.#componentHandler(action, ctx);
+      } catch (err) {
+        this.#reportError(err);
+      }
+    }
+
+    // POST /api/ticket: the application decides who gets one; the core signs it.
+    async #onTicketRequest(request) {
+      let userId = null;
+      try {
+        const who = await this.#authenticate?.({ method: request.method, path: request.path,
+          headers: request.headers, body: request.body });
+        if (who && typeof who.userId === 'string' && who.userId) userId = who.userId;
+      } catch (err) {
+        this.#reportError(err);
+      }
+      this.#native?.ticketResponse(request.id, userId);
+    }
+
+    #reportError(err) {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      else console.error('chatwire ChatServer:', err);
+    }
+  }
+
+  return ChatServer;
+}
