@@ -1,0 +1,88 @@
+#include "core/server/server_config.h"
+
+#include <rapidjson/document.h>
+
+#include "core/api/facade.h"
+#include "core/protocol/codec.h"
+
+namespace chatwire::server {
+
+namespace {
+
+Error bad(const std::string& name, const char* what) {
+  return Error(ErrorCode::invalid_field, "options." + name + " must be " + what);
+}
+
+}  // namespace
+
+Result<ServerConfig> parse_server_config(std::string_view json) {
+  ServerConfig c;
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) return Error(ErrorCode::invalid_field, "options must be an object");
+
+  auto str = [&](const char* name, std::string& out) -> std::optional<Error> {
+    auto it = doc.FindMember(name);
+    if (it == doc.MemberEnd() || it->value.IsNull()) return std::nullopt;
+    if (!it->value.IsString()) return bad(name, "a string");
+    out.assign(it->value.GetString(), it->value.GetStringLength());
+    return std::nullopt;
+  };
+  auto integer = [&](const rapidjson::Value& obj, const char* name, int64_t min, int64_t max,
+                     int64_t& out) -> std::optional<Error> {
+    auto it = obj.FindMember(name);
+    if (it == obj.MemberEnd() || it->value.IsNull()) return std::nullopt;
+    if (!it->value.IsInt64() || it->value.GetInt64() < min || it->value.GetInt64() > max) {
+      return bad(name, ("an integer from " + std::to_string(min) + " to " + std::to_string(max)).c_str());
+    }
+    out = it->value.GetInt64();
+    return std::nullopt;
+  };
+
+  int64_t port = 0, per_ip = 0, ttl = c.gate.ticket_ttl_ms;
+  for (auto e : {str("host", c.host), str("path", c.path), str("database", c.database),
+                 integer(doc, "port", 0, 65535, port),
+                 integer(doc, "heartbeatMs", 100, INT64_C(86400000), c.hub.heartbeat_ms),
+                 integer(doc, "heartbeatTimeoutMs", 100, INT64_C(86400000) * 3, c.hub.heartbeat_timeout_ms),
+                 integer(doc, "maxConnectionsPerIp", 0, INT64_MAX, per_ip),
+                 integer(doc, "retentionMs", 0, INT64_MAX, c.hub.retention_ms),
+                 integer(doc, "retentionEvents", 0, INT64_MAX, c.hub.retention_events)}) {
+    if (e) return *e;
+  }
+  c.port = static_cast<int>(port);
+  c.gate.max_connections_per_ip = static_cast<size_t>(per_ip);
+  if (c.path.empty() || c.path[0] != '/') return bad("path", "a path starting with '/'");
+  // Without an explicit timeout, silence of 3 heartbeats closes (PROTOCOL.md).
+  if (!doc.HasMember("heartbeatTimeoutMs")) c.hub.heartbeat_timeout_ms = 3 * c.hub.heartbeat_ms;
+
+  if (auto it = doc.FindMember("limits"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    auto limits = api::parse_limits(protocol::to_json_text(it->value));
+    if (!limits) return limits.error();
+    c.hub.limits = *limits;
+  }
+  if (auto it = doc.FindMember("typingAroundHandler"); it != doc.MemberEnd() && it->value.IsBool()) {
+    c.hub.typing_around_handler = it->value.GetBool();
+  }
+  if (auto it = doc.FindMember("allowedOrigins"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsArray()) return bad("allowedOrigins", "an array of strings");
+    for (const auto& o : it->value.GetArray()) {
+      if (!o.IsString()) return bad("allowedOrigins", "an array of strings");
+      c.gate.allowed_origins.emplace_back(o.GetString(), o.GetStringLength());
+    }
+  }
+  if (auto it = doc.FindMember("auth"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    const auto& auth = it->value;
+    if (!auth.IsObject()) return bad("auth", "an object");
+    auto secret = auth.FindMember("secret");
+    if (secret == auth.MemberEnd() || !secret->value.IsString() || secret->value.GetStringLength() < 16) {
+      return bad("auth.secret", "a string of at least 16 characters");
+    }
+    c.gate.tickets = true;
+    c.gate.ticket_secret.assign(secret->value.GetString(), secret->value.GetStringLength());
+    if (auto e = integer(auth, "ticketTtlMs", 1000, INT64_C(86400000), ttl)) return *e;
+    c.gate.ticket_ttl_ms = ttl;
+  }
+  return c;
+}
+
+}  // namespace chatwire::server

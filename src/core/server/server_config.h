@@ -1,0 +1,34 @@
+// The server's options as the JS ChatServer passes them (JSON, camelCase,
+// the names of DESIGN.md's `new ChatServer(options)`), parsed into the
+// configs of the hub, the gate and the transport. Absent fields take
+// PROTOCOL.md's defaults.
+#ifndef CHATWIRE_CORE_SERVER_SERVER_CONFIG_H_
+#define CHATWIRE_CORE_SERVER_SERVER_CONFIG_H_
+
+#include <string>
+#include <string_view>
+
+#include "core/protocol/errors.h"
+#include "core/server/gate.h"
+#include "core/server/server_hub.h"
+
+namespace chatwire::server {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string path = "/ws/chat";
+  std::string database = ":memory:";
+  HubConfig hub;
+  GateConfig gate;
+};
+
+// Parses {"host","port","path","database","heartbeatMs","heartbeatTimeoutMs",
+// "limits":{...},"auth":{"secret","ticketTtlMs"},"allowedOrigins":[...],
+// "maxConnectionsPerIp","retentionMs","retentionEvents","typingAroundHandler"}.
+// Errors are invalid_field naming the option.
+Result<ServerConfig> parse_server_config(std::string_view json);
+
+}  // namespace chatwire::server
+
+#endif  // CHATWIRE_CORE_SERVER_SERVER_CONFIG_H_

@@ -1,0 +1,244 @@
+// The server's SQLite store: conversations, connections, turns (processed
+// client messages), the chat history and the event log that replays are made
+// from.
+//
+// Tables (schema version 1, PRAGMA user_version; migrate() brings an older
+// file up to date, a newer file is refused):
+//   conversations  id, client_id, user_id ('' without tickets), created_at,
+//                  last_seq (the seq counter: never reused, even after pruning),
+//                  pruned_through (every event with seq <= this is gone)
+//   connections    one row per socket: connection id, conversation it served,
+//                  client/user/peer ip, opened_at, closed_at, close_code
+//   turns          one row per processed client messageId per conversation:
+//                  status received|completed|cancelled|failed|abandoned, the
+//                  seq of its confirm, the server reply id
+//   messages       the chat history: every user message (content, timestamp)
+//                  and every assistant response (the canonical response frame
+//                  text, so imageAnalysis/citations come back exactly)
+//   images         metadata of user images (id, mime type, filename, width,
+//                  height, size); the bytes only when StoreOptions asks
+//   events         every seq'd server event as its exact frame text, with
+//                  (conversation_id, seq, kind = frame type, ref_id, reply_to)
+//                  so a replay is byte-identical. ref_id is the id the event is
+//                  about: the messageId of a confirm or error, the server reply
+//                  id of a response, the toolCallId, the componentId.
+//   components     components sent per conversation (component_action checks)
+//
+// Retention applies to the event log only (the replay window); history,
+// turns and components are kept. Pruning always removes a prefix of a
+// conversation's events, recorded in pruned_through, so "is lastSeq still
+// replayable" is exact: lastSeq >= pruned_through.
+//
+// Every method returns a Result; SQLite failures are code `internal`. Files
+// use WAL. Not thread-safe: one store per server, used from its event loop.
+#ifndef CHATWIRE_CORE_STORE_SERVER_STORE_H_
+#define CHATWIRE_CORE_STORE_SERVER_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/protocol/errors.h"
+#include "core/protocol/messages.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace chatwire::store {
+
+// How much of the event log is kept for replay. 0 means no limit.
+struct RetentionPolicy {
+  int64_t max_age_ms = 0;  // events created before now - max_age_ms are pruned
+  int64_t max_events = 0;  // per conversation, only the newest max_events are kept
+};
+
+struct ServerStoreOptions {
+  bool store_image_bytes = false;  // keep image bytes in `images` (off: metadata only)
+};
+
+struct ConversationRecord {
+  std::string id;
+  std::string client_id;
+  std::string user_id;
+  int64_t created_at_ms = 0;
+  int64_t last_seq = 0;        // highest seq ever allocated
+  int64_t pruned_through = 0;  // events with seq <= this were pruned
+};
+
+struct EventRecord {
+  std::string conversation_id;
+  int64_t seq = 0;
+  std::string kind;      // frame type: confirm, thinking, response, tool_call, component, error
+  std::string ref_id;    // see the top of this file
+  std::string reply_to;  // client messageId the event answers ('' if none)
+  int64_t created_at_ms = 0;
+  std::string frame;     // exact frame text, as sent
+};
+
+enum class TurnStatus { received, completed, cancelled, failed, abandoned };
+// "received", "completed", ...
+const char* turn_status_name(TurnStatus status);
+
+struct TurnRecord {
+  std::string conversation_id;
+  std::string message_id;  // client messageId
+  std::string turn_id;     // hub's opaque id
+  std::string reply_id;    // server messageId of the reply (deltas, response)
+  TurnStatus status = TurnStatus::received;
+  int64_t confirm_seq = 0;
+  int64_t received_at_ms = 0;
+  int64_t finished_at_ms = 0;  // 0 while received
+};
+
+struct ImageRecord {
+  std::string id;
+  std::string mime_type;
+  std::optional<std::string> filename;
+  uint32_t width = 0;
+  uint32_t height = 0;
+  uint64_t size = 0;
+  std::string bytes;  // stored only with ServerStoreOptions::store_image_bytes
+};
+
+struct UserMessageRecord {
+  std::string message_id;
+  std::string content;
+  std::string timestamp;  // the client's message timestamp
+  std::vector<ImageRecord> images;
+};
+
+// Result of events_after: the events to replay and whether they are complete.
+struct Replay {
+  bool recovered = true;            // false: events after after_seq were pruned (or never existed)
+  std::vector<EventRecord> events;  // seq > after_seq, ascending
+};
+
+struct HistoryPage {
+  std::vector<protocol::HistoryEntry> messages;  // oldest first
+  bool has_more = false;                         // older messages exist
+};
+
+class ServerStore {
+ public:
+  // Opens (creating if needed) the database at `path` (a file, or ":memory:")
+  // and migrates it to the current schema. Fails with `internal` when the file
+  // cannot be opened or was written by a newer schema version.
+  static Result<std::unique_ptr<ServerStore>> open(const std::string& path,
+                                                   ServerStoreOptions options = {});
+  ~ServerStore();
+  ServerStore(const ServerStore&) = delete;
+  ServerStore& operator=(const ServerStore&) = delete;
+
+  // The schema version this code writes (PRAGMA user_version).
+  static int schema_version();
+
+  // ---- batches: begin()..commit() makes the calls in between one transaction
+  // (nestable: only the outermost pair touches SQLite). rollback() undoes the
+  // whole outermost batch.
+  Result<bool> begin();
+  Result<bool> commit();
+  void rollback();
+
+  // ---- conversations
+  // Creates a conversation with last_seq 0.
+  Result<bool> create_conversation(std::string_view id, std::string_view client_id,
+                                   std::string_view user_id, int64_t now);
+  // The conversation, or nullopt when unknown.
+  Result<std::optional<ConversationRecord>> find_conversation(std::string_view id);
+  // True when the conversation exists and belongs to client_id and user_id.
+  Result<bool> owns(std::string_view conversation_id, std::string_view client_id,
+                    std::string_view user_id);
+
+  // ---- connections
+  Result<bool> connection_opened(std::string_view connection_id, std::string_view conversation_id,
+                                 std::string_view client_id, std::string_view user_id,
+                                 std::string_view peer_ip, int64_t now);
+  Result<bool> connection_closed(std::string_view connection_id, int code, int64_t now);
+
+  // ---- event log
+  // Allocates the conversation's next seq, asks `frame_for_seq(seq)` for the
+  // frame text that carries it, and stores the event; all in one transaction.
+  // Returns the stored event.
+  Result<EventRecord> append_event(std::string_view conversation_id, std::string_view kind,
+                                   std::string_view ref_id, std::string_view reply_to, int64_t now,
+                                   const std::function<std::string(int64_t seq)>& frame_for_seq);
+  // Prunes the conversation's events by `retention` at `now`, then returns the
+  // events with seq > after_seq in order. recovered is false when after_seq <
+  // pruned_through (something after it is gone) or after_seq > last_seq (the
+  // client knows events this store never had).
+  Result<Replay> events_after(std::string_view conversation_id, int64_t after_seq, int64_t now,
+                              const RetentionPolicy& retention);
+  // The stored events about one client message (ref_id or reply_to equal to
+  // message_id), in seq order: its confirms, thinking steps, tool calls,
+  // components, response or error. Pruned ones are missing.
+  Result<std::vector<EventRecord>> events_for_message(std::string_view conversation_id,
+                                                      std::string_view message_id);
+  // The stored event with this kind and ref_id in the conversation, if kept.
+  Result<std::optional<EventRecord>> find_event(std::string_view conversation_id, std::string_view kind,
+                                                std::string_view ref_id);
+  // Prunes every conversation's events by `retention`; returns events deleted.
+  // The hub calls it periodically.
+  Result<int64_t> prune(int64_t now, const RetentionPolicy& retention);
+  // Same for one conversation.
+  Result<int64_t> prune_conversation(std::string_view conversation_id, int64_t now,
+                                     const RetentionPolicy& retention);
+
+  // ---- turns (idempotency by client messageId)
+  // The turn of `message_id` in the conversation, or nullopt if never processed.
+  Result<std::optional<TurnRecord>> find_turn(std::string_view conversation_id, std::string_view message_id);
+  // Inserts or replaces the turn (a failed/abandoned message processed again).
+  Result<bool> put_turn(const TurnRecord& turn);
+  // Records a turn's outcome.
+  Result<bool> finish_turn(std::string_view conversation_id, std::string_view message_id,
+                           TurnStatus status, int64_t now);
+  // Turns still `received` (e.g. left over by a server that stopped).
+  Result<std::vector<TurnRecord>> unfinished_turns();
+
+  // ---- history
+  // Stores a user message at `seq` (its confirm's seq), replacing an earlier
+  // copy of the same messageId.
+  Result<bool> put_user_message(std::string_view conversation_id, int64_t seq,
+                                const UserMessageRecord& message);
+  // Stores an assistant response at its seq (response.seq).
+  Result<bool> put_assistant_message(std::string_view conversation_id, const protocol::Response& response);
+  // One page of history, oldest first: the newest `limit` messages, or the
+  // newest `limit` with seq < before_seq. has_more when older ones exist.
+  Result<HistoryPage> load_messages(std::string_view conversation_id, std::optional<int64_t> before_seq,
+                                    int limit);
+  // The stored metadata (and bytes when kept) of a message's images, in order.
+  Result<std::vector<ImageRecord>> message_images(std::string_view conversation_id,
+                                                  std::string_view message_id);
+
+  // True when put_user_message keeps image bytes (ServerStoreOptions).
+  bool stores_image_bytes() const { return options_.store_image_bytes; }
+
+  // ---- components
+  Result<bool> put_component(std::string_view conversation_id, std::string_view component_id,
+                             std::string_view reply_to, std::string_view kind, int64_t now);
+  Result<bool> has_component(std::string_view conversation_id, std::string_view component_id);
+
+ private:
+  class Stmt;
+  ServerStore(sqlite3* db, ServerStoreOptions options);
+  Result<bool> exec(const char* sql);
+  Result<bool> migrate();
+  Result<sqlite3_stmt*> prepare(const char* sql);
+  Error sqlite_error(const char* what) const;
+  Result<int64_t> prune_one(std::string_view conversation_id, int64_t now, const RetentionPolicy& retention);
+  Result<int64_t> apply_cut(std::string_view conversation_id, int64_t cut);
+
+  sqlite3* db_;
+  ServerStoreOptions options_;
+  int batch_depth_ = 0;
+  bool batch_failed_ = false;
+  std::unordered_map<const char*, sqlite3_stmt*> statements_;  // keyed by SQL literal
+};
+
+}  // namespace chatwire::store
+
+#endif  // CHATWIRE_CORE_STORE_SERVER_STORE_H_

@@ -1,0 +1,1045 @@
+// ServerHub driven through its inputs and commands with a fake clock; every
+// frame it writes is checked to decode as a valid server frame.
+#include "core/server/server_hub.h"
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/media/base64.h"
+#include "core/protocol/codec.h"
+#include "core/protocol/time.h"
+
+namespace chatwire::server {
+namespace {
+
+class FakeEntropy : public Entropy {
+ public:
+  void fill(uint8_t* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) {
+      state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+      out[i] = static_cast<uint8_t>(state_ >> 56);
+    }
+  }
+
+ private:
+  uint64_t state_ = 42;
+};
+
+// A parsed frame or event; j["field"] reads it.
+struct J {
+  rapidjson::Document doc;
+  std::string text;
+  explicit J(std::string t) : text(std::move(t)) { doc.Parse(text.c_str()); }
+  J(const J& o) : J(o.text) {}
+  J(J&& o) : J(o.text) {}
+  const rapidjson::Value& operator[](const char* k) const {
+    static const rapidjson::Value null_value;
+    auto it = doc.FindMember(k);
+    return it == doc.MemberEnd() ? null_value : it->value;
+  }
+  bool has(const char* k) const { return doc.HasMember(k); }
+  std::string s(const char* k) const {
+    const auto& v = (*this)[k];
+    return v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : std::string();
+  }
+  int64_t i(const char* k) const {
+    const auto& v = (*this)[k];
+    return v.IsInt64() ? v.GetInt64() : -999;
+  }
+  std::string type() const { return s("type"); }
+};
+
+// The smallest PNG header check_image accepts: signature + IHDR.
+std::string png(uint32_t w, uint32_t h) {
+  std::string b("\x89PNG\r\n\x1a\n", 8);
+  b += std::string("\0\0\0\x0d", 4) + "IHDR";
+  for (uint32_t v : {w, h}) {
+    b.push_back(static_cast<char>(v >> 24));
+    b.push_back(static_cast<char>(v >> 16));
+    b.push_back(static_cast<char>(v >> 8));
+    b.push_back(static_cast<char>(v));
+  }
+  b += std::string("\x08\x06\0\0\0", 5) + std::string(4, '\0');
+  return b;
+}
+
+const std::string kClient = "11111111-1111-4111-8111-111111111111";
+const std::string kOther = "22222222-2222-4222-8222-222222222222";
+const std::string kTs = "2026-11-23T13:47:50.123Z";
+
+std::string connect_frame(const std::string& client, const std::string& conv = "", int64_t last_seq = -1) {
+  std::string f = "{\"type\":\"connect\",\"clientId\":\"" + client + "\",\"timestamp\":\"" + kTs + "\"";
+  if (!conv.empty()) f += ",\"conversationId\":\"" + conv + "\"";
+  if (last_seq >= 0) f += ",\"lastSeq\":" + std::to_string(last_seq);
+  return f + "}";
+}
+
+std::string message_frame(const std::string& id, const std::string& content,
+                          const std::vector<std::pair<std::string, std::string>>& images = {},
+                          const std::string& client = kClient) {
+  std::string f = "{\"type\":\"message\",\"messageId\":\"" + id + "\",\"clientId\":\"" + client +
+                  "\",\"timestamp\":\"" + kTs + "\"";
+  if (!content.empty()) f += ",\"content\":\"" + content + "\"";
+  if (!images.empty()) {
+    f += ",\"images\":[";
+    for (size_t i = 0; i < images.size(); ++i) {
+      if (i) f += ",";
+      f += "{\"id\":\"" + images[i].first + "\",\"mimeType\":\"image/png\",\"filename\":\"p" +
+           std::to_string(i) + ".png\",\"data\":\"" + media::base64_encode(images[i].second) + "\"}";
+    }
+    f += "]";
+  }
+  return f + "}";
+}
+
+std::string ping_frame() { return "{\"type\":\"ping\",\"clientId\":\"" + kClient + "\",\"timestamp\":\"" + kTs + "\"}"; }
+
+class ServerHubTest : public ::testing::Test {
+ protected:
+  void SetUp() override { make(HubConfig{}); }
+
+  void make(HubConfig config, const std::string& path = ":memory:") {
+    hub.reset();
+    store.reset();
+    auto opened = store::ServerStore::open(path);
+    ASSERT_TRUE(opened.ok()) << opened.error().message;
+    store = std::move(*opened);
+    hub = std::make_unique<ServerHub>(config, *store, entropy);
+  }
+
+  // Moves every output into the per-connection inboxes / closes / events.
+  void pump() {
+    while (auto t = hub->poll_transmit()) {
+      auto decoded = protocol::decode_server_frame(t->text, Limits{});
+      EXPECT_TRUE(decoded.ok()) << "invalid server frame: " << t->text << " -> " << decoded.error().message;
+      inbox[t->conn].push_back(t->text);
+    }
+    while (auto c = hub->poll_close()) closes.push_back(*c);
+    while (auto e = hub->poll_event()) {
+      rapidjson::Document d;
+      d.Parse(e->c_str());
+      EXPECT_FALSE(d.HasParseError()) << *e;
+      events.push_back(*e);
+    }
+  }
+
+  std::vector<J> take(ConnId conn) {
+    pump();
+    std::vector<J> out;
+    for (auto& t : inbox[conn]) out.emplace_back(t);
+    inbox[conn].clear();
+    return out;
+  }
+  std::vector<std::string> take_text(ConnId conn) {
+    pump();
+    auto out = std::move(inbox[conn]);
+    inbox[conn].clear();
+    return out;
+  }
+  std::vector<J> take_events() {
+    pump();
+    std::vector<J> out;
+    for (auto& e : events) out.emplace_back(e);
+    events.clear();
+    return out;
+  }
+  std::vector<ServerHub::Close> take_closes() {
+    pump();
+    auto out = std::move(closes);
+    closes.clear();
+    return out;
+  }
+
+  void open(ConnId conn, const std::string& user = "") { hub->handle_open(now, conn, user, "127.0.0.1"); }
+  void send(ConnId conn, const std::string& text) { hub->handle_frame(now, conn, text); }
+
+  // Opens and connects; returns the connect_confirm.
+  J connect(ConnId conn, const std::string& conv = "", int64_t last_seq = -1, const std::string& client = kClient,
+            const std::string& user = "") {
+    open(conn, user);
+    send(conn, connect_frame(client, conv, last_seq));
+    auto frames = take(conn);
+    if (frames.empty()) {
+      ADD_FAILURE() << "no connect_confirm";
+      return J("{}");
+    }
+    EXPECT_EQ(frames.front().type(), "connect_confirm");
+    J cc(frames.front().text);
+    replayed = {};
+    for (size_t i = 1; i < frames.size(); ++i) replayed.push_back(frames[i].text);
+    return cc;
+  }
+
+  // Sends a message and returns the turn id from the "message" event.
+  std::string message(ConnId conn, const std::string& id, const std::string& content = "hi") {
+    send(conn, message_frame(id, content));
+    for (auto& e : take_events()) {
+      if (e.type() == "message") return e.s("turnId");
+    }
+    ADD_FAILURE() << "no message event for " << id;
+    return "";
+  }
+
+  std::optional<store::TurnStatus> turn_status(const std::string& conv, const std::string& message_id) {
+    auto t = store->find_turn(conv, message_id);
+    if (!t.ok() || !t->has_value()) return std::nullopt;
+    return (*t)->status;
+  }
+
+  // Moves the fake clock to `t`, firing every deadline poll_timeout() names on the way.
+  void advance_to(int64_t t) {
+    for (auto at = hub->poll_timeout(); at && *at <= t; at = hub->poll_timeout()) {
+      now = std::max(now, *at);
+      hub->handle_timeout(now);
+    }
+    now = t;
+  }
+
+  FakeEntropy entropy;
+  std::unique_ptr<store::ServerStore> store;
+  std::unique_ptr<ServerHub> hub;
+  int64_t now = 1'790'000'000'000;
+  std::map<ConnId, std::vector<std::string>> inbox;
+  std::vector<ServerHub::Close> closes;
+  std::vector<std::string> events;
+  std::vector<std::string> replayed;
+};
+
+// ------------------------------------------------------------------ connect
+
+TEST_F(ServerHubTest, ConnectStartsANewConversation) {
+  J cc = connect(1);
+  EXPECT_TRUE(is_uuid(cc.s("conversationId")));
+  EXPECT_TRUE(is_uuid(cc.s("connectionId")));
+  EXPECT_FALSE(cc["resumed"].GetBool());
+  EXPECT_TRUE(cc["recovered"].GetBool());
+  EXPECT_EQ(cc.i("heartbeatMs"), 10000);
+  EXPECT_EQ(cc.s("timestamp"), format_timestamp(now));
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type(), "connection");
+  EXPECT_EQ(ev[0].s("conversationId"), cc.s("conversationId"));
+  EXPECT_EQ(ev[0].s("connectionId"), cc.s("connectionId"));
+  EXPECT_EQ(ev[0].s("clientId"), kClient);
+  EXPECT_TRUE(ev[0]["userId"].IsNull());
+  EXPECT_FALSE(ev[0]["resumed"].GetBool());
+  EXPECT_EQ(hub->connection_count(), 1u);
+}
+
+TEST_F(ServerHubTest, FramesBeforeConnectGetAnErrorAndTheSocketStays) {
+  open(1);
+  send(1, message_frame("m1", "too early"));
+  send(1, ping_frame());
+  auto frames = take(1);
+  ASSERT_EQ(frames.size(), 2u);
+  for (auto& f : frames) {
+    EXPECT_EQ(f.type(), "error");
+    EXPECT_EQ(f.s("code"), "invalid_field");
+    EXPECT_EQ(f.s("error"), "send connect first");
+    EXPECT_FALSE(f.has("messageId"));  // nothing failed: the client keeps the message queued
+  }
+  EXPECT_TRUE(take_closes().empty());
+  EXPECT_TRUE(take_events().empty());
+  send(1, connect_frame(kClient));
+  EXPECT_EQ(take(1).front().type(), "connect_confirm");
+}
+
+TEST_F(ServerHubTest, SecondConnectOnASocketIsRefused) {
+  J cc = connect(1);
+  send(1, connect_frame(kClient));
+  auto frames = take(1);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].s("code"), "invalid_field");
+  EXPECT_EQ(take_closes().size(), 0u);
+}
+
+TEST_F(ServerHubTest, ForeignOrUnknownConversationGetsANewOne) {
+  J mine = connect(1);
+  const std::string conv = mine.s("conversationId");
+  message(1, "m1");
+  // Another client naming my conversation: new conversation, nothing replayed.
+  J theirs = connect(2, conv, 0, kOther);
+  EXPECT_FALSE(theirs["resumed"].GetBool());
+  EXPECT_TRUE(theirs["recovered"].GetBool());
+  EXPECT_NE(theirs.s("conversationId"), conv);
+  EXPECT_TRUE(replayed.empty());
+  // Unknown id: same answer shape.
+  J unknown = connect(3, "33333333-3333-4333-8333-333333333333", 5, kOther);
+  EXPECT_FALSE(unknown["resumed"].GetBool());
+  EXPECT_TRUE(replayed.empty());
+  // The owner resumes.
+  J again = connect(4, conv, 0);
+  EXPECT_TRUE(again["resumed"].GetBool());
+  EXPECT_EQ(again.s("conversationId"), conv);
+}
+
+TEST_F(ServerHubTest, TicketUserMustMatchToResume) {
+  J alice = connect(1, "", -1, kClient, "alice");
+  const std::string conv = alice.s("conversationId");
+  J bob = connect(2, conv, 0, kClient, "bob");  // same clientId, other user
+  EXPECT_FALSE(bob["resumed"].GetBool());
+  EXPECT_NE(bob.s("conversationId"), conv);
+  J alice2 = connect(3, conv, 0, kClient, "alice");
+  EXPECT_TRUE(alice2["resumed"].GetBool());
+  bool saw_user = false;
+  for (auto& e : take_events()) saw_user |= e.s("userId") == "alice";
+  EXPECT_TRUE(saw_user);
+}
+
+// ------------------------------------------------------------------ messages
+
+TEST_F(ServerHubTest, MessageIsConfirmedThenImagesInOrderThenAnnounced) {
+  connect(1);
+  take_events();
+  const std::string a = png(640, 480), b = png(3, 2);
+  send(1, message_frame("m1", "look", {{"img-a", a}, {"img-b", b}}));
+  auto frames = take(1);
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(frames[0].type(), "confirm");
+  EXPECT_EQ(frames[0].s("messageId"), "m1");
+  EXPECT_FALSE(frames[0].has("imageId"));
+  EXPECT_EQ(frames[0].i("seq"), 1);
+  EXPECT_EQ(frames[1].s("imageId"), "img-a");
+  EXPECT_EQ(frames[1].s("status"), "received");
+  EXPECT_EQ(frames[1].i("seq"), 2);
+  EXPECT_EQ(frames[2].s("imageId"), "img-b");
+  EXPECT_EQ(frames[2].i("seq"), 3);
+  EXPECT_EQ(frames[3].type(), "typing");
+  EXPECT_TRUE(frames[3]["isTyping"].GetBool());
+
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type(), "message");
+  const auto& msg = ev[0]["message"];
+  EXPECT_EQ(std::string(msg["messageId"].GetString()), "m1");
+  EXPECT_EQ(std::string(msg["content"].GetString()), "look");
+  EXPECT_EQ(std::string(msg["timestamp"].GetString()), kTs);
+  ASSERT_EQ(msg["images"].Size(), 2u);
+  EXPECT_EQ(msg["images"][0]["width"].GetInt(), 640);
+  EXPECT_EQ(msg["images"][0]["height"].GetInt(), 480);
+  EXPECT_EQ(msg["images"][0]["size"].GetInt(), static_cast<int>(a.size()));
+  EXPECT_EQ(std::string(msg["images"][0]["filename"].GetString()), "p0.png");
+  EXPECT_FALSE(msg["images"][0].HasMember("data"));
+  const std::string turn = ev[0].s("turnId");
+  ASSERT_NE(hub->image_bytes(turn, "img-b"), nullptr);
+  EXPECT_EQ(*hub->image_bytes(turn, "img-b"), b);
+  EXPECT_EQ(hub->image_bytes(turn, "nope"), nullptr);
+  EXPECT_EQ(turn_status(ev[0].s("conversationId"), "m1"), store::TurnStatus::received);
+}
+
+TEST_F(ServerHubTest, FullTurnStreamsStoresAndCompletes) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  send(1, message_frame("m1", "", {{"img", png(8, 8)}}));
+  std::string turn;
+  for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+  take(1);
+
+  ASSERT_TRUE(hub->image_status(now, turn, "img", "processing").ok());
+  ASSERT_TRUE(*hub->thinking(now, turn, "Analyzing your request..."));
+  EXPECT_EQ(*hub->delta(now, turn, "Hel"), 0);
+  EXPECT_EQ(*hub->delta(now, turn, "lo"), 1);
+  auto comp = hub->component(now, turn, "form", "{\"fields\":[]}");
+  ASSERT_TRUE(comp.ok());
+  ASSERT_TRUE(hub->image_status(now, turn, "img", "analyzed").ok());
+  ASSERT_TRUE(*hub->respond(now, turn,
+                            "{\"content\":\"Hello\",\"imageAnalysis\":[{\"imageId\":\"img\",\"description\":\"d\"}],"
+                            "\"citations\":[{\"documentId\":\"doc\",\"score\":0.5}]}"));
+  auto f = take(1);
+  std::vector<std::string> types;
+  for (auto& x : f) types.push_back(x.type() + (x.has("status") ? ":" + x.s("status") : ""));
+  EXPECT_EQ(types, (std::vector<std::string>{"confirm:processing", "thinking", "delta", "delta", "component",
+                                             "confirm:analyzed", "response", "typing"}));
+  EXPECT_EQ(f[1].i("seq"), 4);
+  EXPECT_EQ(f[1].s("replyTo"), "m1");
+  EXPECT_FALSE(f[2].has("seq"));
+  EXPECT_EQ(f[3].i("index"), 1);
+  EXPECT_EQ(f[2].s("messageId"), f[6].s("messageId"));  // deltas and response share the reply id
+  EXPECT_EQ(f[4].s("componentId"), *comp);
+  EXPECT_EQ(f[6].s("content"), "Hello");
+  EXPECT_EQ(f[6].i("seq"), 7);
+  EXPECT_EQ(f[6]["imageAnalysis"][0]["description"].GetString(), std::string("d"));
+  EXPECT_FALSE(f[6].has("cancelled"));
+  EXPECT_FALSE(f[7]["isTyping"].GetBool());
+  EXPECT_EQ(turn_status(conv, "m1"), store::TurnStatus::completed);
+
+  // The turn is over: further commands are not_found.
+  auto late = hub->thinking(now, turn, "x");
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, ErrorCode::not_found);
+  EXPECT_EQ(hub->image_bytes(turn, "img"), nullptr);
+
+  // History has both sides.
+  send(1, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\"}");
+  auto h = take(1);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].type(), "history");
+  ASSERT_EQ(h[0]["messages"].Size(), 2u);
+  EXPECT_EQ(h[0]["messages"][0]["seq"].GetInt(), 1);
+  EXPECT_EQ(std::string(h[0]["messages"][0]["images"][0]["id"].GetString()), "img");
+  EXPECT_EQ(std::string(h[0]["messages"][1]["content"].GetString()), "Hello");
+  EXPECT_EQ(std::string(h[0]["messages"][1]["citations"][0]["documentId"].GetString()), "doc");
+  EXPECT_FALSE(h[0]["hasMore"].GetBool());
+}
+
+TEST_F(ServerHubTest, RespondWithoutContentUsesTheStreamedText) {
+  connect(1);
+  std::string turn = message(1, "m1");
+  hub->delta(now, turn, "par");
+  hub->delta(now, turn, "tial");
+  ASSERT_TRUE(hub->respond(now, turn, "").ok());
+  auto f = take(1);
+  bool found = false;
+  for (auto& x : f) {
+    if (x.type() == "response") {
+      EXPECT_EQ(x.s("content"), "partial");
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(ServerHubTest, InvalidCommandsAreRefusedAndTheTurnStaysOpen) {
+  connect(1);
+  send(1, message_frame("m1", "", {{"img", png(1, 1)}}));
+  std::string turn;
+  for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+  take(1);
+  auto bad = hub->respond(now, turn, "{\"content\":5}");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::invalid_field);
+  EXPECT_NE(bad.error().message.find("content"), std::string::npos);
+  EXPECT_EQ(hub->respond(now, turn, "not json").error().code, ErrorCode::bad_json);
+  EXPECT_EQ(hub->image_status(now, turn, "img", "received").error().code, ErrorCode::invalid_field);
+  EXPECT_EQ(hub->image_status(now, turn, "other", "processing").error().code, ErrorCode::not_found);
+  ASSERT_TRUE(hub->image_status(now, turn, "img", "analyzed").ok());
+  EXPECT_EQ(hub->image_status(now, turn, "img", "processing").error().code, ErrorCode::invalid_field);
+  EXPECT_EQ(hub->component(now, turn, "", "{}").error().code, ErrorCode::invalid_field);
+  EXPECT_EQ(hub->tool_call(now, turn, "t", "{oops").error().code, ErrorCode::bad_json);
+  EXPECT_EQ(hub->delta(now, "no-such-turn", "x").error().code, ErrorCode::not_found);
+  EXPECT_TRUE(hub->respond(now, turn, "{\"content\":\"ok\"}").ok());
+}
+
+TEST_F(ServerHubTest, RepeatedMessageIdIsConfirmedAndReplayedNotReprocessed) {
+  J cc = connect(1);
+  std::string turn = message(1, "m1");
+  hub->thinking(now, turn, "step");
+  hub->delta(now, turn, "x");
+  hub->respond(now, turn, "{\"content\":\"done\"}");
+  auto original = take_text(1);
+  // original: confirm, typing, thinking, delta, response, typing
+  ASSERT_EQ(original.size(), 6u);
+
+  now += 5000;
+  send(1, message_frame("m1", "hi"));
+  auto repeat = take_text(1);
+  EXPECT_EQ(repeat, (std::vector<std::string>{original[0], original[2], original[4]}));  // same bytes, no delta/typing
+  EXPECT_TRUE(take_events().empty());  // the application is not told again
+
+  // Also from another socket of the same conversation after a reconnect.
+  connect(2, cc.s("conversationId"), 99);
+  take(2);
+  send(2, message_frame("m1", "hi"));
+  EXPECT_EQ(take_text(2).front(), original[0]);
+}
+
+TEST_F(ServerHubTest, RepeatWhileTheTurnRunsGetsTheConfirmOnly) {
+  connect(1);
+  std::string turn = message(1, "m1");
+  auto first = take_text(1);
+  send(1, message_frame("m1", "hi"));
+  EXPECT_EQ(take_text(1), std::vector<std::string>{first[0]});
+  EXPECT_TRUE(take_events().empty());
+  ASSERT_TRUE(hub->respond(now, turn, "{\"content\":\"a\"}").ok());
+}
+
+TEST_F(ServerHubTest, FailedMessageIsProcessedAgainOnRetry) {
+  J cc = connect(1);
+  std::string turn = message(1, "m1");
+  ASSERT_TRUE(hub->fail(now, turn, ErrorCode::internal, "model unavailable").ok());
+  auto f = take(1);
+  ASSERT_GE(f.size(), 3u);
+  EXPECT_EQ(f[2].type(), "error");
+  EXPECT_EQ(f[2].s("code"), "internal");
+  EXPECT_EQ(f[2].s("messageId"), "m1");
+  EXPECT_EQ(f[2].s("error"), "model unavailable");
+  EXPECT_EQ(f[2].i("seq"), 2);
+  EXPECT_EQ(turn_status(cc.s("conversationId"), "m1"), store::TurnStatus::failed);
+
+  std::string retry = message(1, "m1");
+  EXPECT_NE(retry, turn);
+  auto g = take(1);
+  EXPECT_EQ(g[0].type(), "confirm");
+  EXPECT_EQ(g[0].i("seq"), 3);
+  EXPECT_EQ(turn_status(cc.s("conversationId"), "m1"), store::TurnStatus::received);
+}
+
+TEST_F(ServerHubTest, MessageWithAnotherClientIdIsRefused) {
+  connect(1);
+  take_events();
+  send(1, message_frame("m1", "hi", {}, kOther));
+  auto f = take(1);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].s("code"), "invalid_field");
+  EXPECT_EQ(f[0].s("messageId"), "m1");
+  EXPECT_TRUE(take_events().empty());
+}
+
+// ------------------------------------------------------------------ recovery
+
+TEST_F(ServerHubTest, ReplayAfterLastSeqIsByteIdenticalWithoutDeltasOrTyping) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  std::string t1 = message(1, "m1");
+  hub->respond(now, t1, "{\"content\":\"one\"}");
+  auto live1 = take_text(1);
+  std::string t2 = message(1, "m2");
+  hub->thinking(now, t2, "working");
+  hub->delta(now, t2, "tw");
+  hub->respond(now, t2, "{\"content\":\"two\"}");
+  auto live2 = take_text(1);
+  std::vector<std::string> seqd;
+  for (auto& t : live2) {
+    J j(t);
+    if (j.has("seq")) seqd.push_back(t);
+  }
+  ASSERT_EQ(seqd.size(), 3u);  // confirm m2, thinking, response
+
+  hub->handle_close(now, 1, 1006);
+  now += 60'000;
+  J again = connect(2, conv, 2);  // the client applied seq 1..2 (m1 confirm + response)
+  EXPECT_TRUE(again["resumed"].GetBool());
+  EXPECT_TRUE(again["recovered"].GetBool());
+  EXPECT_EQ(replayed, seqd);
+}
+
+TEST_F(ServerHubTest, LastSeqBeforeTheRetentionWindowIsNotRecovered) {
+  HubConfig cfg;
+  cfg.retention_events = 3;
+  make(cfg);
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  for (int i = 0; i < 3; ++i) {
+    std::string t = message(1, "m" + std::to_string(i));
+    hub->respond(now, t, "{\"content\":\"x\"}");
+  }  // seq 1..6
+  take(1);
+  J lost = connect(2, conv, 2);  // seq 3 was pruned
+  EXPECT_TRUE(lost["resumed"].GetBool());
+  EXPECT_FALSE(lost["recovered"].GetBool());
+  ASSERT_EQ(replayed.size(), 3u);
+  EXPECT_EQ(J(replayed[0]).i("seq"), 4);
+  J fine = connect(3, conv, 3);
+  EXPECT_TRUE(fine["recovered"].GetBool());
+}
+
+TEST_F(ServerHubTest, EventsOlderThanRetentionMsAreNotRecovered) {
+  HubConfig cfg;
+  cfg.retention_ms = 60'000;
+  make(cfg);
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  std::string t = message(1, "m1");
+  hub->respond(now, t, "{\"content\":\"x\"}");
+  hub->handle_close(now, 1, 1006);
+  now += 60'001;
+  J late = connect(2, conv, 0);
+  EXPECT_TRUE(late["resumed"].GetBool());
+  EXPECT_FALSE(late["recovered"].GetBool());
+  EXPECT_TRUE(replayed.empty());
+  // The history is still there for load_messages.
+  send(2, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\"}");
+  EXPECT_EQ(take(2)[0]["messages"].Size(), 2u);
+}
+
+TEST_F(ServerHubTest, DisconnectIsNotCancelTheReplyIsStoredAndReplayed) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  std::string turn = message(1, "m1");
+  take(1);
+  hub->handle_close(now, 1, 1006);
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type(), "disconnect");
+  EXPECT_EQ(ev[0].s("conversationId"), conv);
+  EXPECT_EQ(ev[0].i("code"), 1006);
+
+  ASSERT_TRUE(hub->thinking(now, turn, "still going").ok());
+  ASSERT_TRUE(hub->respond(now, turn, "{\"content\":\"finished\"}").ok());
+  EXPECT_EQ(turn_status(conv, "m1"), store::TurnStatus::completed);
+  connect(2, conv, 1);
+  ASSERT_EQ(replayed.size(), 2u);
+  EXPECT_EQ(J(replayed[0]).type(), "thinking");
+  EXPECT_EQ(J(replayed[1]).s("content"), "finished");
+}
+
+TEST_F(ServerHubTest, LiveEventsReachTheConversationsNewConnection) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  std::string turn = message(1, "m1");
+  take(1);
+  hub->handle_close(now, 1, 1006);
+  connect(2, conv, 1);
+  EXPECT_TRUE(replayed.size() == 1 && J(replayed[0]).type() == "typing");  // the turn is still running
+  hub->delta(now, turn, "live");
+  auto f = take(2);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].type(), "delta");
+  // Two tabs of one conversation both get it.
+  connect(3, conv, 1);
+  take(3);
+  hub->thinking(now, turn, "both");
+  EXPECT_EQ(take(2).size(), 1u);
+  EXPECT_EQ(take(3).size(), 1u);
+}
+
+TEST_F(ServerHubTest, UnansweredToolCallIsReplayedOnResume) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  send(1, "{\"type\":\"configure_tools\",\"tools\":[{\"name\":\"getLocation\"}]}");
+  std::string turn;
+  send(1, message_frame("m1", "where am I"));
+  for (auto& e : take_events()) {
+    if (e.type() == "message") {
+      turn = e.s("turnId");
+      ASSERT_EQ(e["tools"].Size(), 1u);
+      EXPECT_EQ(std::string(e["tools"][0]["name"].GetString()), "getLocation");
+    }
+  }
+  take(1);
+  hub->handle_close(now, 1, 1006);
+  auto id = hub->tool_call(now, turn, "getLocation", "{\"precise\":true}");
+  ASSERT_TRUE(id.ok());
+  connect(2, conv, 1);
+  ASSERT_EQ(replayed.size(), 2u);
+  J call(replayed[0]);
+  EXPECT_EQ(call.type(), "tool_call");
+  EXPECT_EQ(call.s("toolCallId"), *id);
+  EXPECT_EQ(call.s("name"), "getLocation");
+  EXPECT_TRUE(call["arguments"]["precise"].GetBool());
+  take_events();
+  send(2, "{\"type\":\"tool_result\",\"toolCallId\":\"" + *id + "\",\"result\":{\"lat\":1}}");
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type(), "tool_result");
+  EXPECT_EQ(ev[0].s("turnId"), turn);
+  EXPECT_EQ(ev[0]["result"]["lat"].GetInt(), 1);
+}
+
+TEST_F(ServerHubTest, FirstToolResultWinsAndUnknownIdsAreIgnored) {
+  connect(1);
+  std::string turn = message(1, "m1");
+  auto id = hub->tool_call(now, turn, "t", "");
+  ASSERT_TRUE(id.ok());
+  take(1);
+  send(1, "{\"type\":\"tool_result\",\"toolCallId\":\"" + *id + "\",\"error\":\"denied\"}");
+  send(1, "{\"type\":\"tool_result\",\"toolCallId\":\"" + *id + "\",\"result\":42}");
+  send(1, "{\"type\":\"tool_result\",\"toolCallId\":\"unknown\",\"result\":1}");
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].s("error"), "denied");
+  EXPECT_FALSE(ev[0].has("result"));
+  EXPECT_TRUE(take(1).empty());  // ignored silently
+}
+
+TEST_F(ServerHubTest, ToolResultFromAnotherConversationIsIgnored) {
+  connect(1);
+  std::string turn = message(1, "m1");
+  auto id = hub->tool_call(now, turn, "t", "{}");
+  connect(2, "", -1, kOther);
+  take_events();
+  send(2, "{\"type\":\"tool_result\",\"toolCallId\":\"" + *id + "\",\"result\":1}");
+  EXPECT_TRUE(take_events().empty());
+}
+
+// ------------------------------------------------------------------ cancel
+
+TEST_F(ServerHubTest, CancelStopsStreamingAndTheResponseSaysCancelled) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  std::string turn = message(1, "m1");
+  auto pending = hub->tool_call(now, turn, "slowTool", "{}");
+  hub->delta(now, turn, "Hello wor");
+  take(1);
+  send(1, "{\"type\":\"cancel\",\"replyTo\":\"m1\",\"timestamp\":\"" + kTs + "\"}");
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].type(), "cancel");
+  EXPECT_EQ(ev[0].s("turnId"), turn);
+  EXPECT_EQ(ev[1].type(), "tool_result");  // the pending call settles
+  EXPECT_EQ(ev[1].s("toolCallId"), *pending);
+  EXPECT_EQ(ev[1].s("error"), "cancelled");
+
+  EXPECT_EQ(*hub->delta(now, turn, "ld and more"), -1);
+  EXPECT_FALSE(*hub->thinking(now, turn, "ignored"));
+  EXPECT_EQ(*hub->component(now, turn, "form", "{}"), "");
+  EXPECT_TRUE(take(1).empty());
+  ASSERT_TRUE(*hub->respond(now, turn, "{\"content\":\"Hello world and more\"}"));
+  auto f = take(1);
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(f[0].type(), "response");
+  EXPECT_TRUE(f[0]["cancelled"].GetBool());
+  EXPECT_EQ(f[0].s("content"), "Hello wor");
+  EXPECT_EQ(f[1].type(), "typing");
+  EXPECT_EQ(turn_status(conv, "m1"), store::TurnStatus::cancelled);
+  // A late tool_result for the settled call is ignored.
+  send(1, "{\"type\":\"tool_result\",\"toolCallId\":\"" + *pending + "\",\"result\":1}");
+  EXPECT_TRUE(take_events().empty());
+}
+
+TEST_F(ServerHubTest, CancelBeforeAnyReplySendsNothing) {
+  J cc = connect(1);
+  std::string turn = message(1, "m1");
+  take(1);
+  send(1, "{\"type\":\"cancel\",\"replyTo\":\"m1\",\"timestamp\":\"" + kTs + "\"}");
+  auto late_tool = hub->tool_call(now, turn, "t", "{}");
+  ASSERT_TRUE(late_tool.ok());
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[1].s("error"), "cancelled");
+  auto r = hub->fail(now, turn, ErrorCode::internal, "aborted");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(*r);
+  auto f = take(1);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].type(), "typing");  // no response, no error
+  EXPECT_EQ(turn_status(cc.s("conversationId"), "m1"), store::TurnStatus::cancelled);
+  // Cancelling an unknown or finished turn is a no-op.
+  send(1, "{\"type\":\"cancel\",\"replyTo\":\"m1\",\"timestamp\":\"" + kTs + "\"}");
+  EXPECT_TRUE(take(1).empty());
+  EXPECT_TRUE(take_events().empty());
+}
+
+// ------------------------------------------------------------------ liveness and limits
+
+TEST_F(ServerHubTest, SilenceClosesWith4008AndAnyFrameResetsTheClock) {
+  connect(1);
+  take_events();
+  advance_to(now + 20'000);
+  send(1, ping_frame());
+  EXPECT_EQ(take(1)[0].type(), "pong");
+  advance_to(now + 20'000);
+  send(1, "{not json");  // invalid frames are still life
+  take(1);
+  const int64_t last_heard = now;
+  advance_to(last_heard + 29'999);
+  EXPECT_TRUE(take_closes().empty());
+  advance_to(last_heard + 30'000);
+  auto closes = take_closes();
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].conn, 1u);
+  EXPECT_EQ(closes[0].code, 4008);
+  send(1, ping_frame());  // frames after the close request are ignored
+  EXPECT_TRUE(take(1).empty());
+  hub->handle_close(now, 1, 4008);
+  EXPECT_EQ(hub->connection_count(), 0u);
+  EXPECT_EQ(take_events()[0].type(), "disconnect");
+}
+
+TEST_F(ServerHubTest, SocketWithoutConnectIsClosedAfterTheTimeout) {
+  const int64_t opened = now;
+  open(1);
+  advance_to(now + 10'000);
+  send(1, ping_frame());  // pings do not stand in for connect
+  take(1);
+  advance_to(opened + 29'999);
+  EXPECT_TRUE(take_closes().empty());
+  advance_to(opened + 30'000);
+  auto closes = take_closes();
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].code, 4008);
+  hub->handle_close(now, 1, 4008);
+  EXPECT_TRUE(take_events().empty());  // it never was a connection of a conversation
+}
+
+TEST_F(ServerHubTest, RateLimitRefusesWithRetryAfterThenRecovers) {
+  connect(1);
+  take_events();
+  for (int i = 0; i < 39; ++i) send(1, ping_frame());  // connect + 39 pings = the burst of 40
+  EXPECT_EQ(take(1).size(), 39u);
+  send(1, message_frame("m-over", "hi"));
+  auto f = take(1);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].s("code"), "rate_limited");
+  EXPECT_EQ(f[0].s("messageId"), "m-over");
+  EXPECT_EQ(f[0].i("retryAfterMs"), 50);  // 20 per second
+  EXPECT_TRUE(take_events().empty());
+  now += 50;
+  send(1, message_frame("m-over", "hi"));
+  EXPECT_EQ(take(1)[0].type(), "confirm");
+  EXPECT_TRUE(take_closes().empty());
+}
+
+TEST_F(ServerHubTest, FloodingAtFourTimesTheRateCloses4029) {
+  connect(1);
+  // 40 accepted (burst, connect included), then refused frames; the 60th
+  // refused frame within one second is the 4x rule: connect + 39 + 59 pings
+  // do not close, the next one does.
+  for (int i = 0; i < 39 + 59; ++i) send(1, ping_frame());
+  EXPECT_TRUE(take_closes().empty());
+  send(1, ping_frame());
+  auto closes = take_closes();
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].code, 4029);
+}
+
+TEST_F(ServerHubTest, ABacklogBelowTheFloodRuleIsOnlyRateLimited) {
+  connect(1);
+  for (int i = 0; i < 80; ++i) send(1, message_frame("m" + std::to_string(i), "x"));
+  int confirms = 0, limited = 0;
+  for (auto& f : take(1)) {
+    if (f.type() == "confirm") ++confirms;
+    if (f.s("code") == "rate_limited") ++limited;
+  }
+  EXPECT_EQ(confirms, 39);
+  EXPECT_EQ(limited, 41);
+  EXPECT_TRUE(take_closes().empty());
+}
+
+TEST_F(ServerHubTest, FrameOverTheHardLimitCloses1009) {
+  HubConfig cfg;
+  cfg.limits.max_frame_bytes = 1000;
+  make(cfg);
+  connect(1);
+  send(1, message_frame("m1", std::string(2000, 'a')));
+  auto closes = take_closes();
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].code, 1009);
+}
+
+TEST_F(ServerHubTest, EveryFrameErrorCodeKeepsTheSocketOpen) {
+  HubConfig cfg;
+  cfg.limits.max_content_bytes = 10;
+  make(cfg);
+  connect(1);
+  take_events();
+  auto code_of = [&](const std::string& frame) {
+    send(1, frame);
+    auto f = take(1);
+    return f.size() == 1 && f[0].type() == "error" ? f[0] : J("{}");
+  };
+  EXPECT_EQ(code_of("{\"type\":").s("code"), "bad_json");
+  EXPECT_EQ(code_of("{\"type\":\"teleport\"}").s("code"), "unknown_type");
+  EXPECT_EQ(code_of("{\"type\":\"ping\"}").s("code"), "invalid_field");
+  J big = code_of(message_frame("m-big", "this is more than ten bytes"));
+  EXPECT_EQ(big.s("code"), "too_large");
+  EXPECT_EQ(big.s("messageId"), "m-big");
+  std::string gif = "GIF89a" + std::string("\x01\0\x01\0\0\0\0", 7);
+  J img = code_of(message_frame("m-img", "", {{"img-1", gif}}));  // declared png
+  EXPECT_EQ(img.s("code"), "image_invalid");
+  EXPECT_EQ(img.s("messageId"), "m-img");
+  EXPECT_EQ(img.s("imageId"), "img-1");
+  EXPECT_EQ(code_of("{\"type\":\"load_messages\",\"conversationId\":\"someone-elses\"}").s("code"), "not_found");
+  EXPECT_EQ(code_of("{\"type\":\"component_action\",\"componentId\":\"c\",\"action\":\"submit\",\"timestamp\":\"" +
+                    kTs + "\"}").s("code"),
+            "not_found");
+  EXPECT_TRUE(take_closes().empty());
+  EXPECT_TRUE(take_events().empty());  // none of them reached the application
+  // Still usable.
+  send(1, message_frame("ok", "fine"));
+  EXPECT_EQ(take(1)[0].type(), "confirm");
+}
+
+TEST_F(ServerHubTest, LoadMessagesPagesOnlyOwnConversations) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  for (int i = 0; i < 3; ++i) {
+    std::string t = message(1, "m" + std::to_string(i), "q" + std::to_string(i));
+    hub->respond(now, t, "{\"content\":\"a" + std::to_string(i) + "\"}");
+  }
+  take(1);
+  send(1, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\",\"limit\":2}");
+  J page = take(1)[0];
+  ASSERT_EQ(page["messages"].Size(), 2u);
+  EXPECT_TRUE(page["hasMore"].GetBool());
+  EXPECT_EQ(std::string(page["messages"][0]["content"].GetString()), "q2");
+  EXPECT_EQ(std::string(page["messages"][1]["content"].GetString()), "a2");
+  const int before = page["messages"][0]["seq"].GetInt();
+  send(1, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\",\"beforeSeq\":" +
+              std::to_string(before) + ",\"limit\":50}");
+  J older = take(1)[0];
+  EXPECT_EQ(older["messages"].Size(), 4u);
+  EXPECT_FALSE(older["hasMore"].GetBool());
+  // Another client asking for it: not_found, revealing nothing.
+  connect(2, "", -1, kOther);
+  send(2, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\"}");
+  J refused = take(2)[0];
+  EXPECT_EQ(refused.s("code"), "not_found");
+}
+
+TEST_F(ServerHubTest, ComponentActionReachesTheApplication) {
+  J cc = connect(1);
+  std::string turn = message(1, "m1");
+  auto id = hub->component(now, turn, "form", "{\"fields\":[{\"name\":\"time\"}]}");
+  ASSERT_TRUE(id.ok());
+  hub->respond(now, turn, "{\"content\":\"pick a time\"}");
+  take(1);
+  send(1, "{\"type\":\"component_action\",\"componentId\":\"" + *id +
+              "\",\"action\":\"submit\",\"values\":{\"time\":\"07:00\"},\"timestamp\":\"" + kTs + "\"}");
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type(), "component_action");
+  EXPECT_EQ(ev[0].s("componentId"), *id);
+  EXPECT_EQ(ev[0].s("action"), "submit");
+  EXPECT_EQ(ev[0].s("conversationId"), cc.s("conversationId"));
+  EXPECT_EQ(ev[0].s("connectionId"), cc.s("connectionId"));
+  EXPECT_EQ(std::string(ev[0]["values"]["time"].GetString()), "07:00");
+  // The same componentId from another conversation is unknown there.
+  connect(2, "", -1, kOther);
+  take_events();
+  send(2, "{\"type\":\"component_action\",\"componentId\":\"" + *id + "\",\"action\":\"submit\",\"timestamp\":\"" +
+              kTs + "\"}");
+  EXPECT_EQ(take(2)[0].s("code"), "not_found");
+  EXPECT_TRUE(take_events().empty());
+}
+
+TEST_F(ServerHubTest, DisconnectFrameClosesWith1000) {
+  connect(1);
+  take_events();
+  send(1, "{\"type\":\"disconnect\",\"clientId\":\"" + kClient + "\",\"timestamp\":\"" + kTs + "\"}");
+  auto closes = take_closes();
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].code, 1000);
+  hub->handle_close(now, 1, 1000);
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].i("code"), 1000);
+  EXPECT_EQ(hub->connection_count(), 0u);
+}
+
+// ------------------------------------------------------------------ broadcast
+
+TEST_F(ServerHubTest, BroadcastToAConversationIsSeqdStoredAndReplayed) {
+  J a = connect(1);
+  const std::string conv = a.s("conversationId");
+  connect(2, conv, 0);
+  take(1);
+  auto n = hub->broadcast(now, "{\"conversationId\":\"" + conv + "\"}",
+                          "{\"type\":\"thinking\",\"replyTo\":\"m0\",\"step\":\"Server maintenance soon\"}");
+  ASSERT_TRUE(n.ok()) << n.error().message;
+  EXPECT_EQ(*n, 2u);
+  auto f1 = take_text(1), f2 = take_text(2);
+  ASSERT_EQ(f1.size(), 1u);
+  EXPECT_EQ(f1, f2);
+  EXPECT_EQ(J(f1[0]).i("seq"), 1);
+  connect(3, conv, 0);
+  EXPECT_EQ(replayed, f1);
+  // Live-only types are not seq'd.
+  ASSERT_TRUE(hub->broadcast(now, "{\"conversationId\":\"" + conv + "\"}", "{\"type\":\"typing\",\"isTyping\":true}").ok());
+  EXPECT_FALSE(J(take_text(1)[0]).has("seq"));
+}
+
+TEST_F(ServerHubTest, BroadcastToAUserReachesEachOfTheirConversations) {
+  connect(1, "", -1, kClient, "alice");
+  connect(2, "", -1, kOther, "alice");
+  connect(3, "", -1, kClient, "bob");
+  auto n = hub->broadcast(now, "{\"userId\":\"alice\"}",
+                          "{\"type\":\"error\",\"code\":\"internal\",\"error\":\"maintenance\"}");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2u);
+  EXPECT_EQ(J(take_text(1)[0]).i("seq"), 1);
+  EXPECT_EQ(J(take_text(2)[0]).i("seq"), 1);  // each conversation numbers its own
+  EXPECT_TRUE(take_text(3).empty());
+}
+
+TEST_F(ServerHubTest, BroadcastRefusesBadTargetsAndFrames) {
+  connect(1);
+  EXPECT_EQ(hub->broadcast(now, "{}", "{\"type\":\"typing\",\"isTyping\":true}").error().code,
+            ErrorCode::invalid_field);
+  EXPECT_EQ(hub->broadcast(now, "{\"conversationId\":\"nope\"}", "{\"type\":\"typing\",\"isTyping\":true}")
+                .error()
+                .code,
+            ErrorCode::not_found);
+  EXPECT_EQ(hub->broadcast(now, "{\"userId\":\"u\"}", "{\"type\":\"connect_confirm\"}").error().code,
+            ErrorCode::invalid_field);
+  EXPECT_EQ(hub->broadcast(now, "{\"userId\":\"u\"}", "{\"type\":\"thinking\"}").error().code,
+            ErrorCode::invalid_field);
+}
+
+// ------------------------------------------------------------------ restart
+
+class TempDb {
+ public:
+  TempDb() {
+    char tmpl[] = "/tmp/chatwire_hub_XXXXXX";
+    close(mkstemp(tmpl));
+    path = tmpl;
+    std::remove(path.c_str());
+  }
+  ~TempDb() {
+    for (const char* s : {"", "-wal", "-shm"}) std::remove((path + s).c_str());
+  }
+  std::string path;
+};
+
+TEST_F(ServerHubTest, RestartWithTheSameFileKeepsSeqAndReplay) {
+  TempDb db;
+  make(HubConfig{}, db.path);
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  std::string t = message(1, "m1");
+  hub->respond(now, t, "{\"content\":\"before restart\"}");
+  auto before = take_text(1);
+  make(HubConfig{}, db.path);  // new process, same file
+  now += 1000;
+  J again = connect(1, conv, 0);
+  EXPECT_TRUE(again["resumed"].GetBool());
+  EXPECT_TRUE(again["recovered"].GetBool());
+  ASSERT_EQ(replayed.size(), 2u);
+  EXPECT_EQ(replayed[0], before[0]);
+  EXPECT_EQ(replayed[1], before[2]);
+  send(1, message_frame("m1", "hi"));  // still deduplicated after the restart
+  EXPECT_EQ(take_text(1)[0], before[0]);
+  EXPECT_TRUE(take_events().size() == 1);  // only the connection event
+  send(1, message_frame("m2", "next"));
+  EXPECT_EQ(take(1)[0].i("seq"), 3);
+}
+
+TEST_F(ServerHubTest, TurnsLeftRunningByAStoppedServerAreAbandoned) {
+  TempDb db;
+  make(HubConfig{}, db.path);
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  message(1, "m1");
+  take(1);
+  make(HubConfig{}, db.path);  // crashed: no shutdown()
+  J again = connect(1, conv, 1);
+  EXPECT_EQ(turn_status(conv, "m1"), store::TurnStatus::abandoned);
+  ASSERT_EQ(replayed.size(), 1u);
+  J err(replayed[0]);
+  EXPECT_EQ(err.s("code"), "internal");
+  EXPECT_EQ(err.s("messageId"), "m1");
+  take_events();
+  // The client retries: processed again.
+  send(1, message_frame("m1", "hi"));
+  bool announced = false;
+  for (auto& e : take_events()) announced |= e.type() == "message";
+  EXPECT_TRUE(announced);
+}
+
+TEST_F(ServerHubTest, ShutdownAbandonsTurnsAndClosesWith1001) {
+  J cc = connect(1);
+  std::string turn = message(1, "m1");
+  take(1);
+  hub->shutdown(now);
+  auto f = take(1);
+  ASSERT_GE(f.size(), 1u);
+  EXPECT_EQ(f[0].type(), "error");
+  EXPECT_EQ(f[0].s("messageId"), "m1");
+  auto closes = take_closes();
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0].code, 1001);
+  EXPECT_EQ(turn_status(cc.s("conversationId"), "m1"), store::TurnStatus::abandoned);
+  EXPECT_EQ(hub->respond(now, turn, "{}").error().code, ErrorCode::not_found);
+  open(2);
+  EXPECT_EQ(take_closes().size(), 1u);
+}
+
+}  // namespace
+}  // namespace chatwire::server
