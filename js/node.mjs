@@ -1,6 +1,7 @@
 // chatwire for Node: the native addon (libwebsockets transport, SQLite file store).
 import { createRequire } from 'node:module';
 import { createApi } from './internal/api.mjs';
+import { createServerClass } from './server.mjs';
 
 export { ChatError, ERROR_CODES } from './internal/errors.mjs';
 
@@ -24,6 +25,9 @@ const addon = loadAddon();
 const api = createApi(() => addon);
 
 export const { codec, sniffImage, base64 } = api;
+
+/** The WebSocket chat server (Node only); see ChatServerOptions in index.d.ts. */
+export const ChatServer = createServerClass(addon, (limits) => codec.limits(limits));
 
 /** Resolves when the native part is ready (immediately for the addon; kept for parity with WASM). */
 export async function init() {}

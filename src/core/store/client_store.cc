@@ -1,0 +1,665 @@
+#include "core/store/client_store.h"
+
+#include <cctype>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "core/protocol/codec.h"
+#include "core/store/sqlite_util.h"
+
+namespace chatwire::store {
+
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+// ------------------------------------------------------------------ schema
+
+// Migration steps: kMigrations[i] takes a database from version i to i + 1.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE conversations (
+  conversation_id TEXT PRIMARY KEY,
+  last_seq        INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE messages (
+  row             INTEGER PRIMARY KEY,
+  id              TEXT NOT NULL UNIQUE,
+  ord             INTEGER NOT NULL,
+  role            TEXT NOT NULL,
+  conversation_id TEXT NOT NULL DEFAULT '',
+  reply_to        TEXT NOT NULL DEFAULT '',
+  status          TEXT NOT NULL,
+  seq             INTEGER NOT NULL DEFAULT 0,
+  created_at      TEXT NOT NULL,
+  content         TEXT NOT NULL DEFAULT '',
+  detail          TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX messages_ord ON messages(ord);
+CREATE INDEX messages_reply_to ON messages(reply_to);
+CREATE INDEX messages_conversation_seq ON messages(conversation_id, seq);
+CREATE TABLE image_bytes (
+  message_id  TEXT NOT NULL,
+  image_index INTEGER NOT NULL,
+  bytes       BLOB NOT NULL,
+  PRIMARY KEY (message_id, image_index)
+);
+CREATE TABLE outbox (
+  position   INTEGER PRIMARY KEY AUTOINCREMENT,
+  message_id TEXT NOT NULL UNIQUE,
+  not_before INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tool_results (
+  tool_call_id TEXT PRIMARY KEY,
+  result       TEXT,
+  error        TEXT
+);
+)sql",
+};
+constexpr int64_t kMigrationCount = sizeof(kMigrations) / sizeof(kMigrations[0]);
+static_assert(kMigrationCount == ClientStore::kSchemaVersion, "one migration per schema version");
+
+constexpr const char* kMessageColumns =
+    "row, ord, id, role, conversation_id, reply_to, status, seq, created_at, content, detail";
+
+// ------------------------------------------------------------------ JSON helpers
+
+void put_string(Writer& w, const char* key, const std::string& s) {
+  w.Key(key);
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void put_raw(Writer& w, const char* key, const std::string& json) {
+  w.Key(key);
+  const std::string& text = json.empty() ? std::string("null") : json;
+  w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
+}
+
+void write_images(Writer& w, const std::vector<StoredImage>& images) {
+  w.Key("images");
+  w.StartArray();
+  for (const auto& img : images) {
+    w.StartObject();
+    put_string(w, "id", img.id);
+    put_string(w, "mimeType", img.mime_type);
+    if (img.filename) put_string(w, "filename", *img.filename);
+    w.Key("width");
+    w.Uint(img.width);
+    w.Key("height");
+    w.Uint(img.height);
+    if (!img.status.empty()) put_string(w, "status", img.status);
+    if (img.analysis_json) put_raw(w, "analysis", *img.analysis_json);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void write_thinking(Writer& w, const std::vector<std::string>& steps) {
+  w.Key("thinking");
+  w.StartArray();
+  for (const auto& s : steps) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+  w.EndArray();
+}
+
+void write_tool_calls(Writer& w, const std::vector<StoredToolCall>& calls) {
+  w.Key("toolCalls");
+  w.StartArray();
+  for (const auto& t : calls) {
+    w.StartObject();
+    put_string(w, "toolCallId", t.tool_call_id);
+    put_string(w, "name", t.name);
+    put_raw(w, "arguments", t.arguments_json);
+    put_string(w, "status", t.status);
+    if (t.result_json) put_raw(w, "result", *t.result_json);
+    if (t.error) put_string(w, "error", *t.error);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void write_components(Writer& w, const std::vector<StoredComponent>& components) {
+  w.Key("components");
+  w.StartArray();
+  for (const auto& c : components) {
+    w.StartObject();
+    put_string(w, "componentId", c.component_id);
+    put_string(w, "component", c.component);
+    put_raw(w, "props", c.props_json);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void write_error(Writer& w, const StoredMessage& m) {
+  if (!m.error_code) return;
+  w.Key("error");
+  w.StartObject();
+  put_string(w, "code", *m.error_code);
+  put_string(w, "message", m.error_message.value_or(""));
+  w.EndObject();
+}
+
+// The `detail` column: the parts of the record that are not columns.
+std::string detail_json(const StoredMessage& m) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  if (m.role == "user") {
+    write_images(w, m.images);
+  } else {
+    write_thinking(w, m.thinking);
+    write_tool_calls(w, m.tool_calls);
+    write_components(w, m.components);
+    put_raw(w, "citations", m.citations_json);
+    put_raw(w, "imageAnalysis", m.image_analysis_json);
+  }
+  write_error(w, m);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string str(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return std::string();
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::optional<std::string> opt_str(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return std::nullopt;
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::optional<std::string> opt_raw(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd()) return std::nullopt;
+  return protocol::to_json_text(it->value);
+}
+
+const rapidjson::Value* arr(const rapidjson::Value& obj, const char* key) {
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsArray()) return nullptr;
+  return &it->value;
+}
+
+// Reads `detail` back into the record. The column is only ever written by
+// detail_json, so a field that is missing simply keeps its default.
+void read_detail(const std::string& text, StoredMessage& m) {
+  rapidjson::Document doc;
+  doc.Parse(text.data(), text.size());
+  if (doc.HasParseError() || !doc.IsObject()) return;
+  if (const auto* a = arr(doc, "images")) {
+    for (const auto& v : a->GetArray()) {
+      if (!v.IsObject()) continue;
+      StoredImage img;
+      img.id = str(v, "id");
+      img.mime_type = str(v, "mimeType");
+      img.filename = opt_str(v, "filename");
+      auto w = v.FindMember("width");
+      if (w != v.MemberEnd() && w->value.IsUint()) img.width = w->value.GetUint();
+      auto h = v.FindMember("height");
+      if (h != v.MemberEnd() && h->value.IsUint()) img.height = h->value.GetUint();
+      img.status = str(v, "status");
+      img.analysis_json = opt_raw(v, "analysis");
+      m.images.push_back(std::move(img));
+    }
+  }
+  if (const auto* a = arr(doc, "thinking")) {
+    for (const auto& v : a->GetArray()) {
+      if (v.IsString()) m.thinking.emplace_back(v.GetString(), v.GetStringLength());
+    }
+  }
+  if (const auto* a = arr(doc, "toolCalls")) {
+    for (const auto& v : a->GetArray()) {
+      if (!v.IsObject()) continue;
+      StoredToolCall t;
+      t.tool_call_id = str(v, "toolCallId");
+      t.name = str(v, "name");
+      t.arguments_json = opt_raw(v, "arguments").value_or("{}");
+      t.status = str(v, "status");
+      t.result_json = opt_raw(v, "result");
+      t.error = opt_str(v, "error");
+      m.tool_calls.push_back(std::move(t));
+    }
+  }
+  if (const auto* a = arr(doc, "components")) {
+    for (const auto& v : a->GetArray()) {
+      if (!v.IsObject()) continue;
+      StoredComponent c;
+      c.component_id = str(v, "componentId");
+      c.component = str(v, "component");
+      c.props_json = opt_raw(v, "props").value_or("{}");
+      m.components.push_back(std::move(c));
+    }
+  }
+  m.citations_json = opt_raw(doc, "citations").value_or("[]");
+  m.image_analysis_json = opt_raw(doc, "imageAnalysis").value_or("[]");
+  auto err = doc.FindMember("error");
+  if (err != doc.MemberEnd() && err->value.IsObject()) {
+    m.error_code = str(err->value, "code");
+    m.error_message = str(err->value, "message");
+  }
+}
+
+StoredMessage read_row(const Statement& st) {
+  StoredMessage m;
+  m.row = st.int64(0);
+  m.ord = st.int64(1);
+  m.id = st.text(2);
+  m.role = st.text(3);
+  m.conversation_id = st.text(4);
+  m.reply_to = st.text(5);
+  m.status = st.text(6);
+  m.seq = st.int64(7);
+  m.created_at = st.text(8);
+  m.content = st.text(9);
+  read_detail(st.text(10), m);
+  return m;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ message_to_json
+
+std::string message_to_json(const StoredMessage& m) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  put_string(w, "id", m.id);
+  put_string(w, "role", m.role);
+  if (m.role == "user") {
+    put_string(w, "content", m.content);
+    put_string(w, "createdAt", m.created_at);
+    put_string(w, "status", m.status);
+    write_error(w, m);
+    write_images(w, m.images);
+  } else {
+    put_string(w, "replyTo", m.reply_to);
+    put_string(w, "createdAt", m.created_at);
+    put_string(w, "status", m.status);
+    put_string(w, "content", m.content);
+    write_thinking(w, m.thinking);
+    write_tool_calls(w, m.tool_calls);
+    write_components(w, m.components);
+    put_raw(w, "citations", m.citations_json);
+    put_raw(w, "imageAnalysis", m.image_analysis_json);
+  }
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+// ------------------------------------------------------------------ ClientStore
+
+ClientStore::ClientStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+ClientStore::~ClientStore() {
+  if (db_ && db_->in_transaction()) db_->exec("ROLLBACK");
+}
+
+Result<std::unique_ptr<ClientStore>> ClientStore::open(const std::string& path,
+                                                       const ClientStoreOptions& options) {
+  auto db = Database::open(path);
+  if (!db) return db.error();
+  std::unique_ptr<ClientStore> store(new ClientStore(std::move(*db)));
+  if (!options.journal_mode.empty()) {
+    for (char c : options.journal_mode) {
+      if (!std::isalpha(static_cast<unsigned char>(c))) {
+        return Error(ErrorCode::invalid_field, "journal_mode '" + options.journal_mode + "' is not a mode name");
+      }
+    }
+    auto r = store->db_->exec("PRAGMA journal_mode = " + options.journal_mode);
+    if (!r) return r.error();
+  }
+  auto r = store->db_->exec("PRAGMA foreign_keys = ON");
+  if (!r) return r.error();
+  auto m = store->migrate();
+  if (!m) return m.error();
+  store->changes_ = 0;
+  return store;
+}
+
+Result<bool> ClientStore::migrate() {
+  auto version = db_->user_version();
+  if (!version) return version.error();
+  if (*version > kSchemaVersion) {
+    return Error(ErrorCode::internal, "client database schema version " + std::to_string(*version) +
+                                          " is newer than this build understands (" +
+                                          std::to_string(kSchemaVersion) + ")");
+  }
+  if (*version == kSchemaVersion) return true;
+  Transaction txn(*db_);
+  if (!txn.begun()) return txn.begun().error();
+  for (int64_t v = *version; v < kSchemaVersion; ++v) {
+    auto r = db_->exec(kMigrations[v]);
+    if (!r) {
+      return Error(ErrorCode::internal, "client database migration to version " + std::to_string(v + 1) +
+                                            " failed: " + r.error().message);
+    }
+  }
+  auto r = db_->set_user_version(kSchemaVersion);
+  if (!r) return r.error();
+  return txn.commit();
+}
+
+Result<int64_t> ClientStore::schema_version() { return db_->user_version(); }
+
+// ---- batches
+
+Result<bool> ClientStore::begin() {
+  if (db_->in_transaction()) return Error(ErrorCode::internal, "a store batch is already open");
+  batch_wrote_ = false;
+  return db_->exec("BEGIN");
+}
+
+Result<bool> ClientStore::commit() {
+  auto r = db_->exec("COMMIT");
+  if (r && batch_wrote_) ++changes_;
+  batch_wrote_ = false;
+  return r;
+}
+
+void ClientStore::rollback() {
+  if (db_->in_transaction()) db_->exec("ROLLBACK");
+  batch_wrote_ = false;
+}
+
+bool ClientStore::in_transaction() const { return db_->in_transaction(); }
+
+void ClientStore::wrote() {
+  if (db_->in_transaction()) {
+    batch_wrote_ = true;
+  } else {
+    ++changes_;
+  }
+}
+
+// ---- meta
+
+Result<std::optional<std::string>> ClientStore::meta(std::string_view key) {
+  auto st = db_->prepare("SELECT value FROM meta WHERE key = ?1");
+  if (!st) return st.error();
+  (*st)->bind(1, key);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<std::string> out;
+  if (*row) out = (*st)->text(0);
+  (*st)->reset();
+  return out;
+}
+
+Result<bool> ClientStore::set_meta(std::string_view key, std::string_view value) {
+  auto st = db_->prepare(
+      "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  if (!st) return st.error();
+  auto r = (*st)->bind(1, key).bind(2, value).run();
+  if (r) wrote();
+  return r;
+}
+
+Result<int64_t> ClientStore::last_seq(std::string_view conversation_id) {
+  auto st = db_->prepare("SELECT last_seq FROM conversations WHERE conversation_id = ?1");
+  if (!st) return st.error();
+  (*st)->bind(1, conversation_id);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  const int64_t v = *row ? (*st)->int64(0) : 0;
+  (*st)->reset();
+  return v;
+}
+
+Result<bool> ClientStore::set_last_seq(std::string_view conversation_id, int64_t seq) {
+  auto st = db_->prepare(
+      "INSERT INTO conversations(conversation_id, last_seq) VALUES(?1, ?2) "
+      "ON CONFLICT(conversation_id) DO UPDATE SET last_seq = excluded.last_seq");
+  if (!st) return st.error();
+  auto r = (*st)->bind(1, conversation_id).bind(2, seq).run();
+  if (r) wrote();
+  return r;
+}
+
+// ---- messages
+
+Result<bool> ClientStore::put_message(StoredMessage& m) {
+  const std::string detail = detail_json(m);
+  Result<Statement*> st = m.row == 0
+      ? db_->prepare("INSERT INTO messages(ord, id, role, conversation_id, reply_to, status, seq, created_at, "
+                     "content, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+      : db_->prepare("UPDATE messages SET ord = ?1, id = ?2, role = ?3, conversation_id = ?4, reply_to = ?5, "
+                     "status = ?6, seq = ?7, created_at = ?8, content = ?9, detail = ?10 WHERE row = ?11");
+  if (!st) return st.error();
+  Statement& s = **st;
+  s.bind(1, m.ord).bind(2, m.id).bind(3, m.role).bind(4, m.conversation_id).bind(5, m.reply_to);
+  s.bind(6, m.status).bind(7, m.seq).bind(8, m.created_at).bind(9, m.content).bind(10, detail);
+  if (m.row != 0) s.bind(11, m.row);
+  auto r = s.run();
+  if (!r) return r;
+  if (m.row == 0) m.row = db_->last_insert_rowid();
+  wrote();
+  return true;
+}
+
+Result<std::vector<StoredMessage>> ClientStore::read_messages(const std::string& sql, int64_t a, int64_t b,
+                                                              int nparams) {
+  auto st = db_->prepare(sql);
+  if (!st) return st.error();
+  Statement& s = **st;
+  if (nparams >= 1) s.bind(1, a);
+  if (nparams >= 2) s.bind(2, b);
+  std::vector<StoredMessage> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(read_row(s));
+  }
+  s.reset();
+  return out;
+}
+
+Result<std::optional<StoredMessage>> ClientStore::find_message(std::string_view id) {
+  auto st = db_->prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?1");
+  if (!st) return st.error();
+  (*st)->bind(1, id);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<StoredMessage> out;
+  if (*row) out = read_row(**st);
+  (*st)->reset();
+  return out;
+}
+
+Result<std::optional<StoredMessage>> ClientStore::find_reply(std::string_view reply_to) {
+  auto st = db_->prepare(std::string("SELECT ") + kMessageColumns +
+                         " FROM messages WHERE reply_to = ?1 AND role = 'assistant' ORDER BY ord LIMIT 1");
+  if (!st) return st.error();
+  (*st)->bind(1, reply_to);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<StoredMessage> out;
+  if (*row) out = read_row(**st);
+  (*st)->reset();
+  return out;
+}
+
+Result<std::vector<StoredMessage>> ClientStore::newest_messages(int limit) {
+  return read_messages(std::string("SELECT * FROM (SELECT ") + kMessageColumns +
+                           " FROM messages ORDER BY ord DESC, row DESC LIMIT ?1) ORDER BY ord, row",
+                       limit, 0, 1);
+}
+
+Result<std::vector<StoredMessage>> ClientStore::messages_before(int64_t ord, int limit) {
+  return read_messages(std::string("SELECT * FROM (SELECT ") + kMessageColumns +
+                           " FROM messages WHERE ord < ?1 ORDER BY ord DESC, row DESC LIMIT ?2) ORDER BY ord, row",
+                       ord, limit, 2);
+}
+
+Result<std::vector<StoredMessage>> ClientStore::messages_from(int64_t ord) {
+  return read_messages(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE ord >= ?1 ORDER BY ord, row",
+                       ord, 0, 1);
+}
+
+Result<bool> ClientStore::has_messages_before(int64_t ord) {
+  auto st = db_->prepare("SELECT EXISTS(SELECT 1 FROM messages WHERE ord < ?1)");
+  if (!st) return st.error();
+  (*st)->bind(1, ord);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  const bool v = *row && (*st)->int64(0) != 0;
+  (*st)->reset();
+  return v;
+}
+
+Result<int64_t> ClientStore::message_count() {
+  auto st = db_->prepare("SELECT COUNT(*) FROM messages");
+  if (!st) return st.error();
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  const int64_t v = *row ? (*st)->int64(0) : 0;
+  (*st)->reset();
+  return v;
+}
+
+Result<int64_t> ClientStore::next_order() {
+  auto st = db_->prepare("SELECT COALESCE(MAX(ord) + 1, 0) FROM messages");
+  if (!st) return st.error();
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  const int64_t v = *row ? (*st)->int64(0) : 0;
+  (*st)->reset();
+  return v;
+}
+
+Result<int64_t> ClientStore::make_room_for_seq(std::string_view conversation_id, int64_t seq) {
+  // One query picks the slot: before the first later message of the
+  // conversation, else after the last message with a seq, else first.
+  auto st = db_->prepare(
+      "SELECT COALESCE("
+      " (SELECT MIN(ord) FROM messages WHERE conversation_id = ?1 AND seq > ?2),"
+      " (SELECT MAX(ord) + 1 FROM messages WHERE seq > 0),"
+      " (SELECT MIN(ord) FROM messages),"
+      " 0)");
+  if (!st) return st.error();
+  (*st)->bind(1, conversation_id).bind(2, seq);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  const int64_t at = (*st)->int64(0);
+  (*st)->reset();
+  auto shift = db_->prepare("UPDATE messages SET ord = ord + 1 WHERE ord >= ?1");
+  if (!shift) return shift.error();
+  auto r = (*shift)->bind(1, at).run();
+  if (!r) return r.error();
+  wrote();
+  return at;
+}
+
+// ---- image bytes
+
+Result<bool> ClientStore::put_image_bytes(std::string_view message_id, const std::vector<std::string>& bytes) {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    auto st = db_->prepare(
+        "INSERT OR REPLACE INTO image_bytes(message_id, image_index, bytes) VALUES(?1, ?2, ?3)");
+    if (!st) return st.error();
+    auto r = (*st)->bind(1, message_id).bind(2, static_cast<int64_t>(i)).bind_blob(3, bytes[i]).run();
+    if (!r) return r;
+  }
+  if (!bytes.empty()) wrote();
+  return true;
+}
+
+Result<std::vector<std::string>> ClientStore::image_bytes(std::string_view message_id) {
+  auto st = db_->prepare("SELECT bytes FROM image_bytes WHERE message_id = ?1 ORDER BY image_index");
+  if (!st) return st.error();
+  (*st)->bind(1, message_id);
+  std::vector<std::string> out;
+  for (;;) {
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back((*st)->blob(0));
+  }
+  (*st)->reset();
+  return out;
+}
+
+Result<bool> ClientStore::drop_image_bytes(std::string_view message_id) {
+  auto st = db_->prepare("DELETE FROM image_bytes WHERE message_id = ?1");
+  if (!st) return st.error();
+  auto r = (*st)->bind(1, message_id).run();
+  if (r && db_->changes() > 0) wrote();
+  return r;
+}
+
+// ---- outbox
+
+Result<bool> ClientStore::outbox_push(std::string_view message_id, int64_t not_before) {
+  auto st = db_->prepare("INSERT OR IGNORE INTO outbox(message_id, not_before) VALUES(?1, ?2)");
+  if (!st) return st.error();
+  auto r = (*st)->bind(1, message_id).bind(2, not_before).run();
+  if (r && db_->changes() > 0) wrote();
+  return r;
+}
+
+Result<bool> ClientStore::outbox_remove(std::string_view message_id) {
+  auto st = db_->prepare("DELETE FROM outbox WHERE message_id = ?1");
+  if (!st) return st.error();
+  auto r = (*st)->bind(1, message_id).run();
+  if (r && db_->changes() > 0) wrote();
+  return r;
+}
+
+Result<bool> ClientStore::outbox_hold(std::string_view message_id, int64_t not_before) {
+  auto st = db_->prepare("UPDATE outbox SET not_before = ?2 WHERE message_id = ?1");
+  if (!st) return st.error();
+  auto r = (*st)->bind(1, message_id).bind(2, not_before).run();
+  if (r && db_->changes() > 0) wrote();
+  return r;
+}
+
+Result<std::vector<OutboxEntry>> ClientStore::outbox() {
+  auto st = db_->prepare("SELECT message_id, not_before FROM outbox ORDER BY position");
+  if (!st) return st.error();
+  std::vector<OutboxEntry> out;
+  for (;;) {
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(OutboxEntry{(*st)->text(0), (*st)->int64(1)});
+  }
+  (*st)->reset();
+  return out;
+}
+
+// ---- tool results
+
+Result<bool> ClientStore::put_tool_result(const ToolResultRecord& rec) {
+  auto st = db_->prepare("INSERT OR IGNORE INTO tool_results(tool_call_id, result, error) VALUES(?1, ?2, ?3)");
+  if (!st) return st.error();
+  auto r = (*st)->bind(1, rec.tool_call_id).bind(2, rec.result_json).bind(3, rec.error).run();
+  if (r && db_->changes() > 0) wrote();
+  return r;
+}
+
+Result<std::optional<ToolResultRecord>> ClientStore::find_tool_result(std::string_view tool_call_id) {
+  auto st = db_->prepare("SELECT result, error FROM tool_results WHERE tool_call_id = ?1");
+  if (!st) return st.error();
+  (*st)->bind(1, tool_call_id);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<ToolResultRecord> out;
+  if (*row) {
+    ToolResultRecord rec;
+    rec.tool_call_id = std::string(tool_call_id);
+    rec.result_json = (*st)->optional_text(0);
+    rec.error = (*st)->optional_text(1);
+    out = std::move(rec);
+  }
+  (*st)->reset();
+  return out;
+}
+
+}  // namespace chatwire::store

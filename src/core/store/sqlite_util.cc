@@ -1,0 +1,207 @@
+#include "core/store/sqlite_util.h"
+
+#include <sqlite3.h>
+
+namespace chatwire::store {
+
+// ------------------------------------------------------------------ Statement
+
+Statement::~Statement() {
+  if (stmt_) sqlite3_finalize(stmt_);
+}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+  if (this != &other) {
+    if (stmt_) sqlite3_finalize(stmt_);
+    stmt_ = other.stmt_;
+    bind_error_ = other.bind_error_;
+    other.stmt_ = nullptr;
+  }
+  return *this;
+}
+
+void Statement::note_bind(int rc, int index) {
+  if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+  note_bind(sqlite3_bind_int64(stmt_, index, value), index);
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  note_bind(sqlite3_bind_double(stmt_, index, value), index);
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  // SQLITE_TRANSIENT: SQLite copies, so temporaries are safe to pass.
+  note_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+            index);
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::optional<std::string>& text) {
+  return text ? bind(index, std::string_view(*text)) : bind_null(index);
+}
+
+Statement& Statement::bind_blob(int index, std::string_view bytes) {
+  // A zero-length blob must still be a blob, not NULL: pass a non-null pointer.
+  static const char kEmpty = 0;
+  note_bind(sqlite3_bind_blob64(stmt_, index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
+                                SQLITE_TRANSIENT),
+            index);
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  note_bind(sqlite3_bind_null(stmt_, index), index);
+  return *this;
+}
+
+Result<bool> Statement::step() {
+  sqlite3* db = sqlite3_db_handle(stmt_);
+  if (bind_error_ != 0) {
+    const int rc = bind_error_;
+    bind_error_ = 0;
+    return Error(ErrorCode::internal, std::string("sqlite bind failed: ") + sqlite3_errstr(rc));
+  }
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Error e(ErrorCode::internal, std::string("sqlite step failed: ") + sqlite3_errmsg(db) + " (" +
+                                   sqlite3_sql(stmt_) + ")");
+  sqlite3_reset(stmt_);
+  return e;
+}
+
+Result<bool> Statement::run() {
+  for (;;) {
+    auto r = step();
+    if (!r) return r;
+    if (!*r) break;
+  }
+  reset();
+  return true;
+}
+
+int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+double Statement::real(int column) const { return sqlite3_column_double(stmt_, column); }
+
+std::string Statement::text(int column) const {
+  const unsigned char* p = sqlite3_column_text(stmt_, column);
+  if (!p) return std::string();
+  return std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+std::string Statement::blob(int column) const {
+  const void* p = sqlite3_column_blob(stmt_, column);
+  if (!p) return std::string();
+  return std::string(static_cast<const char*>(p), static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+
+std::optional<std::string> Statement::optional_text(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return text(column);
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  bind_error_ = 0;
+}
+
+// ------------------------------------------------------------------ Database
+
+Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (db) sqlite3_close(db);
+    return Error(ErrorCode::internal, "cannot open database '" + path + "': " + why);
+  }
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 2000);
+  return std::unique_ptr<Database>(new Database(db));
+}
+
+Database::~Database() {
+  cache_.clear();  // finalize every statement before closing
+  if (db_) sqlite3_close(db_);
+}
+
+Result<bool> Database::exec(const std::string& sql) {
+  char* msg = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
+  if (rc != SQLITE_OK) {
+    std::string why = msg ? msg : sqlite3_errstr(rc);
+    sqlite3_free(msg);
+    return Error(ErrorCode::internal, "sqlite exec failed: " + why);
+  }
+  return true;
+}
+
+Result<Statement*> Database::prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) {
+    it->second->reset();
+    return it->second.get();
+  }
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    if (stmt) sqlite3_finalize(stmt);
+    return error("prepare '" + sql + "'");
+  }
+  auto owned = std::make_unique<Statement>(stmt);
+  Statement* raw = owned.get();
+  cache_.emplace(sql, std::move(owned));
+  return raw;
+}
+
+Result<int64_t> Database::user_version() {
+  auto st = prepare("PRAGMA user_version");
+  if (!st) return st.error();
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  const int64_t v = *row ? (*st)->int64(0) : 0;
+  (*st)->reset();
+  return v;
+}
+
+Result<bool> Database::set_user_version(int64_t version) {
+  return exec("PRAGMA user_version = " + std::to_string(version));
+}
+
+int64_t Database::total_changes() const { return sqlite3_total_changes(db_); }
+
+int64_t Database::changes() const { return sqlite3_changes(db_); }
+
+int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+
+bool Database::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+Error Database::error(std::string_view what) const {
+  return Error(ErrorCode::internal, "sqlite: " + std::string(what) + " failed: " + sqlite3_errmsg(db_));
+}
+
+// ------------------------------------------------------------------ Transaction
+
+Transaction::Transaction(Database& db) : db_(db), begun_(db.exec("BEGIN")) {}
+
+Transaction::~Transaction() {
+  if (begun_.ok() && !done_) db_.exec("ROLLBACK");
+}
+
+Result<bool> Transaction::commit() {
+  if (!begun_) return begun_.error();
+  auto r = db_.exec("COMMIT");
+  if (r) done_ = true;
+  return r;
+}
+
+}  // namespace chatwire::store
