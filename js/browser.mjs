@@ -2,9 +2,13 @@
 // and SQLite persisted in IndexedDB.
 import createChatwireModule from '../dist/wasm/chatwire_wasm.mjs';
 import { createApi } from './internal/api.mjs';
+import { createClientClass } from './internal/client.mjs';
+import { createImageReader } from './internal/images.mjs';
+import { createWasmPlatform } from './internal/platform-wasm.mjs';
 import { createWasmLoader } from './internal/wasm-loader.mjs';
 
 export { ChatError, ERROR_CODES } from './internal/errors.mjs';
+export { createChatStore } from './internal/store.mjs';
 
 // Written as new URL(..., import.meta.url) so bundlers (Vite, webpack 5,
 // esbuild with the file loader) emit the .wasm as an asset and rewrite the URL.
@@ -14,8 +18,15 @@ const loader = createWasmLoader(() => createChatwireModule({ locateFile: () => w
 
 export const { codec, sniffImage, base64 } = createApi(loader.native);
 
-/** Loads the WebAssembly module; every other call needs it done first. */
+/** Loads the WebAssembly module; every other call needs it done first (ChatClient.create does it). */
 export const init = loader.init;
+
+export const ChatClient = createClientClass(createWasmPlatform({
+  ready: async () => { await loader.init(); return loader.native(); },
+  native: loader.native,
+  readImage: createImageReader((t) => base64.decode(t)),
+  defaultWebSocket: () => globalThis.WebSocket,
+}));
 
 export const backend = 'wasm';
 

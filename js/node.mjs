@@ -1,9 +1,13 @@
 // chatwire for Node: the native addon (libwebsockets transport, SQLite file store).
 import { createRequire } from 'node:module';
 import { createApi } from './internal/api.mjs';
+import { createClientClass } from './internal/client.mjs';
+import { createImageReader } from './internal/images.mjs';
+import { createNodePlatform } from './internal/platform-node.mjs';
 import { createServerClass } from './server.mjs';
 
 export { ChatError, ERROR_CODES } from './internal/errors.mjs';
+export { createChatStore } from './internal/store.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -22,9 +26,11 @@ function loadAddon() {
 }
 
 const addon = loadAddon();
-const api = createApi(() => addon);
 
-export const { codec, sniffImage, base64 } = api;
+export const { codec, sniffImage, base64 } = createApi(() => addon);
+
+/** The chat client over libwebsockets, storing in SQLite (a file path or 'memory'). */
+export const ChatClient = createClientClass(createNodePlatform(addon, createImageReader(base64.decode)));
 
 /** The WebSocket chat server (Node only); see ChatServerOptions in index.d.ts. */
 export const ChatServer = createServerClass(addon, (limits) => codec.limits(limits));

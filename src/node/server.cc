@@ -1,6 +1,392 @@
-// ChatServer native: filled in by the server issue (libwebsockets + ServerHub).
+// ChatServer's native half: libwebsockets (lws_transport) on Node's loop,
+// feeding the core's ServerHub and Gate, and handing application events to JS.
+//
+// After every input (a socket event, a timer, a command from JS) pump()
+// drains the hub: frames to the transport, closes to the transport, events to
+// JS in one batch, then re-arms the timer at poll_timeout(). The binding
+// decides nothing; it reads the clock and moves bytes.
 #include <napi.h>
+#include <uv.h>
+
+#include <chrono>
+#include <memory>
+#include <unordered_map>
+
+#include "core/api/facade.h"
+#include "core/server/gate.h"
+#include "core/server/server_config.h"
+#include "core/server/server_hub.h"
+#include "core/store/server_store.h"
+#include "node/conversions.h"
+#include "node/entropy.h"
+#include "node/lws_transport.h"
 
 namespace chatwire::node {
-Napi::Object init_server(Napi::Env env, Napi::Object exports) { return exports; }
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+template <class T>
+Napi::Value result_value(Napi::Env env, const Result<T>& r) {
+  if (!r) return from_json(env, api::error_json(r.error()));
+  auto out = Napi::Object::New(env);
+  out.Set("ok", true);
+  if constexpr (std::is_same_v<T, bool>) {
+    out.Set("value", r.value());
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    out.Set("value", Napi::String::New(env, r.value()));
+  } else {
+    out.Set("value", Napi::Number::New(env, static_cast<double>(r.value())));
+  }
+  return out;
+}
+
+}  // namespace
+
+class ServerNative : public Napi::ObjectWrap<ServerNative> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "ServerNative",
+                       {
+                           InstanceMethod<&ServerNative::listen>("listen"),
+                           InstanceMethod<&ServerNative::port>("port"),
+                           InstanceMethod<&ServerNative::image_status>("imageStatus"),
+                           InstanceMethod<&ServerNative::thinking>("thinking"),
+                           InstanceMethod<&ServerNative::delta>("delta"),
+                           InstanceMethod<&ServerNative::typing>("typing"),
+                           InstanceMethod<&ServerNative::component>("component"),
+                           InstanceMethod<&ServerNative::tool_call>("toolCall"),
+                           InstanceMethod<&ServerNative::respond>("respond"),
+                           InstanceMethod<&ServerNative::fail>("fail"),
+                           InstanceMethod<&ServerNative::broadcast>("broadcast"),
+                           InstanceMethod<&ServerNative::image_bytes>("imageBytes"),
+                           InstanceMethod<&ServerNative::ticket_response>("ticketResponse"),
+                           InstanceMethod<&ServerNative::connection_count>("connectionCount"),
+                           InstanceMethod<&ServerNative::close>("close"),
+                       });
+  }
+
+  // new ServerNative(optionsJson, onEvents(events[]), onTicketRequest(request))
+  explicit ServerNative(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<ServerNative>(info), async_context_(info.Env(), "chatwire:ChatServer") {
+    Napi::Env env = info.Env();
+    auto config = server::parse_server_config(string_arg(info, 0, "options"));
+    if (!config) throw Napi::TypeError::New(env, config.error().message);
+    config_ = std::move(*config);
+    if (info.Length() < 3 || !info[1].IsFunction() || !info[2].IsFunction()) {
+      throw Napi::TypeError::New(env, "onEvents and onTicketRequest must be functions");
+    }
+    on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
+    on_ticket_ = Napi::Persistent(info[2].As<Napi::Function>());
+    auto store = store::ServerStore::open(config_.database);
+    if (!store) throw Napi::Error::New(env, "chatwire: cannot open database: " + store.error().message);
+    store_ = std::move(*store);
+    hub_ = std::make_unique<server::ServerHub>(config_.hub, *store_, entropy_);
+    gate_ = std::make_unique<server::Gate>(config_.gate);
+  }
+
+  ~ServerNative() override { release_timer(); }
+
+ private:
+  // ------------------------------------------------------------ JS methods
+
+  Napi::Value listen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!hub_) throw Napi::TypeError::New(env, "ChatServer is closed");
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    loop_ = loop;
+    timer_ = new uv_timer_t;
+    uv_timer_init(loop, timer_);
+    timer_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // the listening socket keeps Node alive, not the timer
+
+    WsServer::Options options;
+    options.host = config_.host;
+    options.port = config_.port;
+    options.ws_path = config_.path;
+    options.max_frame_bytes = config_.hub.limits.max_frame_bytes;
+    WsServer::Callbacks cb;
+    cb.on_handshake = [this](const Handshake& h, uint64_t* token) {
+      auto d = gate_->handshake(now_ms(), h.query, h.origin, h.peer_ip);
+      if (d.status) return d.status;
+      *token = ++next_token_;
+      pending_users_[*token] = std::move(d.user_id);
+      return 0;
+    };
+    cb.on_open = [this](uint64_t conn, uint64_t token, const std::string& ip) {
+      std::string user;
+      if (auto it = pending_users_.find(token); it != pending_users_.end()) {
+        user = std::move(it->second);
+        pending_users_.erase(it);
+      }
+      gate_->opened(ip);
+      peer_ips_[conn] = ip;
+      hub_->handle_open(now_ms(), conn, std::move(user), ip);
+      pump();
+    };
+    cb.on_message = [this](uint64_t conn, std::string_view text) {
+      hub_->handle_frame(now_ms(), conn, text);
+      pump();
+    };
+    cb.on_close = [this](uint64_t conn, int code) {
+      if (auto it = peer_ips_.find(conn); it != peer_ips_.end()) {
+        gate_->closed(it->second);
+        peer_ips_.erase(it);
+      }
+      if (hub_) {
+        hub_->handle_close(now_ms(), conn, code);
+        pump();
+      }
+    };
+    cb.on_http = [this](HttpRequest req, HttpResponder respond) { on_http(std::move(req), std::move(respond)); };
+    cb.on_exception = [this](std::exception_ptr e) { report(e); };
+    const std::string error = ws_.listen(loop, options, std::move(cb));
+    if (!error.empty()) return Napi::String::New(env, error);
+    pump();
+    return Napi::String::New(env, "");
+  }
+
+  Napi::Value port(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ws_.port()); }
+
+  Napi::Value image_status(const Napi::CallbackInfo& info) {
+    auto r = hub().image_status(now_ms(), string_arg(info, 0, "turnId"), string_arg(info, 1, "imageId"),
+                                string_arg(info, 2, "status"));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value thinking(const Napi::CallbackInfo& info) {
+    auto r = hub().thinking(now_ms(), string_arg(info, 0, "turnId"), string_arg(info, 1, "step"));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value delta(const Napi::CallbackInfo& info) {
+    auto r = hub().delta(now_ms(), string_arg(info, 0, "turnId"), string_arg(info, 1, "text"));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value typing(const Napi::CallbackInfo& info) {
+    const bool on = info.Length() > 1 && info[1].ToBoolean().Value();
+    auto r = hub().typing(now_ms(), string_arg(info, 0, "turnId"), on);
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value component(const Napi::CallbackInfo& info) {
+    auto r = hub().component(now_ms(), string_arg(info, 0, "turnId"), string_arg(info, 1, "kind"),
+                             optional_string_arg(info, 2));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value tool_call(const Napi::CallbackInfo& info) {
+    auto r = hub().tool_call(now_ms(), string_arg(info, 0, "turnId"), string_arg(info, 1, "name"),
+                             optional_string_arg(info, 2));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value respond(const Napi::CallbackInfo& info) {
+    auto r = hub().respond(now_ms(), string_arg(info, 0, "turnId"), optional_string_arg(info, 1));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value fail(const Napi::CallbackInfo& info) {
+    auto code = error_code_from_name(string_arg(info, 1, "code"));
+    if (!code) throw Napi::TypeError::New(info.Env(), "code must be one of PROTOCOL.md's error codes");
+    auto r = hub().fail(now_ms(), string_arg(info, 0, "turnId"), *code, string_arg(info, 2, "message"));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value broadcast(const Napi::CallbackInfo& info) {
+    auto r = hub().broadcast(now_ms(), string_arg(info, 0, "target"), string_arg(info, 1, "event"));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value image_bytes(const Napi::CallbackInfo& info) {
+    const std::string* bytes = hub().image_bytes(string_arg(info, 0, "turnId"), string_arg(info, 1, "imageId"));
+    if (!bytes) return info.Env().Undefined();
+    return bytes_value(info.Env(), *bytes);
+  }
+
+  Napi::Value ticket_response(const Napi::CallbackInfo& info) {
+    const uint64_t id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+    auto it = pending_http_.find(id);
+    if (it == pending_http_.end()) return info.Env().Undefined();
+    HttpResponder respond = std::move(it->second);
+    pending_http_.erase(it);
+    std::optional<std::string> user;
+    if (info.Length() > 1 && info[1].IsString()) user = info[1].As<Napi::String>().Utf8Value();
+    auto answer = gate_->ticket_answer(user, now_ms(), entropy_);
+    respond(HttpResponse{answer.status, "application/json", std::move(answer.body)});
+    return info.Env().Undefined();
+  }
+
+  Napi::Value connection_count(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(ws_.connection_count()));
+  }
+
+  // Ends running turns, closes every socket (1001), destroys lws (both phases),
+  // closes the database; the promise resolves when nothing is left on the loop.
+  Napi::Value close(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto deferred = std::make_shared<Napi::Promise::Deferred>(env);
+    if (!hub_ || closing_) {
+      deferred->Resolve(env.Undefined());
+      return deferred->Promise();
+    }
+    closing_ = true;
+    hub_->shutdown(now_ms());
+    pump();
+    for (auto& [id, respond] : pending_http_) {
+      respond(HttpResponse{503, "application/json", "{\"error\":\"server closing\"}"});
+    }
+    pending_http_.clear();
+    Ref();  // keep this object alive until lws is gone
+    ws_.shutdown([this, deferred]() {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      release_timer();
+      hub_.reset();
+      store_.reset();
+      {
+        Napi::CallbackScope cb_scope(env, async_context_);
+        deferred->Resolve(env.Undefined());
+      }
+      Unref();
+    });
+    return deferred->Promise();
+  }
+
+  // ------------------------------------------------------------ plumbing
+
+  server::ServerHub& hub() {
+    if (!hub_ || closing_) throw Napi::TypeError::New(Env(), "ChatServer is closed");
+    return *hub_;
+  }
+
+  void on_http(HttpRequest req, HttpResponder respond) {
+    auto route = gate_->route(req.method, req.path);
+    if (!route.needs_authentication) {
+      respond(HttpResponse{route.answer.status, "application/json", std::move(route.answer.body)});
+      return;
+    }
+    const uint64_t id = ++next_http_;
+    pending_http_[id] = std::move(respond);
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    auto request = Napi::Object::New(env);
+    request.Set("id", Napi::Number::New(env, static_cast<double>(id)));
+    request.Set("method", req.method);
+    request.Set("path", req.path);
+    request.Set("body", req.body);
+    auto headers = Napi::Object::New(env);
+    for (const auto& [k, v] : req.headers) headers.Set(k, v);
+    request.Set("headers", headers);
+    call_js(on_ticket_, request);
+  }
+
+  // Drains the hub's outputs. Events go to JS in one batch per pump.
+  void pump() {
+    if (!hub_) return;
+    while (auto t = hub_->poll_transmit()) ws_.send(t->conn, std::move(t->text));
+    while (auto c = hub_->poll_close()) ws_.close(c->conn, c->code, std::move(c->reason));
+    std::string batch;
+    while (auto e = hub_->poll_event()) {
+      batch += batch.empty() ? '[' : ',';
+      batch += *e;
+    }
+    if (!batch.empty()) {
+      batch += ']';
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      call_js(on_events_, from_json(env, batch));
+    }
+    arm_timer();
+  }
+
+  // Calls into JS as Node's own callbacks do (MakeCallback), so promise jobs
+  // and nextTicks queued by the handler run right after it.
+  void call_js(Napi::FunctionReference& fn, Napi::Value arg) {
+    try {
+      fn.MakeCallback(Value(), {arg}, async_context_);
+    } catch (const Napi::Error& e) {
+      // An exception out of our own JS wrapper is a bug there: surface it as
+      // Node surfaces any uncaught exception.
+      napi_fatal_exception(Env(), e.Value());
+    }
+  }
+
+  void arm_timer() {
+    if (!timer_ || !hub_) return;
+    auto deadline = hub_->poll_timeout();
+    if (!deadline) {
+      uv_timer_stop(timer_);
+      return;
+    }
+    const int64_t wait = std::max<int64_t>(0, *deadline - now_ms());
+    uv_timer_start(
+        timer_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<ServerNative*>(t->data);
+          if (!self->hub_) return;
+          self->hub_->handle_timeout(now_ms());
+          self->pump();
+        },
+        static_cast<uint64_t>(wait), 0);
+  }
+
+  void release_timer() {
+    if (!timer_) return;
+    uv_timer_stop(timer_);
+    timer_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    timer_ = nullptr;
+  }
+
+  void report(std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      fprintf(stderr, "chatwire ChatServer: %s\n", ex.what());
+    } catch (...) {
+      fprintf(stderr, "chatwire ChatServer: unknown exception in a socket callback\n");
+    }
+  }
+
+  server::ServerConfig config_;
+  SystemEntropy entropy_;
+  std::unique_ptr<store::ServerStore> store_;
+  std::unique_ptr<server::ServerHub> hub_;
+  std::unique_ptr<server::Gate> gate_;
+  WsServer ws_;
+  Napi::AsyncContext async_context_;
+  Napi::FunctionReference on_events_;
+  Napi::FunctionReference on_ticket_;
+  uv_loop_t* loop_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  bool closing_ = false;
+  uint64_t next_token_ = 0;
+  uint64_t next_http_ = 0;
+  std::unordered_map<uint64_t, std::string> pending_users_;
+  std::unordered_map<uint64_t, std::string> peer_ips_;
+  std::unordered_map<uint64_t, HttpResponder> pending_http_;
+};
+
+Napi::Object init_server(Napi::Env env, Napi::Object exports) {
+  exports.Set("ServerNative", ServerNative::define(env));
+  return exports;
+}
+
 }  // namespace chatwire::node
