@@ -21,7 +21,10 @@ function walk(dir) {
 
 export function coreSources(set = 'core') {
   const all = walk(join(root, 'src/core')).map((p) => relative(root, p)).sort();
-  return set === 'portable' ? all.filter((p) => !p.startsWith('src/core/server/')) : all;
+  // The server hub and its store are Node-only (OpenSSL, server tables).
+  return set === 'portable'
+    ? all.filter((p) => !p.startsWith('src/core/server/') && !p.split('/').pop().startsWith('server_'))
+    : all;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "core/api/client_session.h"
 #include "core/api/facade.h"
 #include "core/media/base64.h"
 #include "core/protocol/ids.h"
@@ -81,6 +82,47 @@ class BrowserEntropy final : public Entropy {
   }
 };
 
+// The client session with the browser's CSPRNG; methods mirror
+// api::ClientSession and the Node addon's ClientSessionNative.
+class ClientSessionNative : public api::ClientSession {
+ public:
+  ClientSessionNative() : api::ClientSession(std::make_unique<BrowserEntropy>()) {}
+
+  val open_(std::string config, std::string storage, std::string journal, double now) {
+    const std::string err = open(config, storage, journal, now);
+    return err.empty() ? val::undefined() : from_json(err);
+  }
+  void stage_image_(val bytes) { stage_image(bytes_from(bytes)); }
+  val send_(double now, std::string draft) { return from_json(send(now, draft)); }
+  val retry_(double now, std::string id) { return from_json(retry(now, id)); }
+  val cancel_(double now, std::string id) { return from_json(cancel(now, id)); }
+  val load_older_(double now) { return from_json(load_older(now)); }
+  void handle_ticket_(double now, bool ok, val ticket) {
+    handle_ticket(now, ok, ticket.isString() ? ticket.as<std::string>() : std::string());
+  }
+  val drain_() { return from_json(drain()); }
+  // embind (3.1.6) registers only members declared on the bound class itself,
+  // so the base's methods are forwarded here.
+  void close_() { close(); }
+  void connect_(double now) { connect(now); }
+  void reconnect_(double now) { reconnect(now); }
+  void disconnect_(double now) { disconnect(now); }
+  void visibility_changed_(double now, bool visible) { visibility_changed(now, visible); }
+  void online_(double now) { online(now); }
+  void set_typing_(double now, bool on) { set_typing(now, on); }
+  void configure_tools_(double now, std::string tools) { configure_tools(now, tools); }
+  void tool_result_(double now, std::string id, std::string result, bool is_error) {
+    tool_result(now, id, result, is_error);
+  }
+  void handle_open_(double now) { handle_open(now); }
+  void handle_frame_(double now, std::string text) { handle_frame(now, text); }
+  void handle_close_(double now, int code, int http_status) { handle_close(now, code, http_status); }
+  void handle_timeout_(double now) { handle_timeout(now); }
+  std::string client_id_() const { return client_id(); }
+  val messages_() const { return from_json(messages_json()); }
+  val connection_() const { return from_json(connection_json()); }
+};
+
 }  // namespace chatwire::wasm
 
 EMSCRIPTEN_BINDINGS(chatwire) {
@@ -92,4 +134,32 @@ EMSCRIPTEN_BINDINGS(chatwire) {
   emscripten::function("errorCodes", &error_codes);
   emscripten::function("base64Encode", &base64_encode);
   emscripten::function("base64Decode", &base64_decode);
+
+  using S = ClientSessionNative;
+  emscripten::class_<S>("ClientSessionNative")
+      .constructor<>()
+      .function("open", &S::open_)
+      .function("close", &S::close_)
+      .function("connect", &S::connect_)
+      .function("reconnect", &S::reconnect_)
+      .function("disconnect", &S::disconnect_)
+      .function("visibilityChanged", &S::visibility_changed_)
+      .function("online", &S::online_)
+      .function("stageImage", &S::stage_image_)
+      .function("send", &S::send_)
+      .function("retry", &S::retry_)
+      .function("cancel", &S::cancel_)
+      .function("loadOlder", &S::load_older_)
+      .function("setTyping", &S::set_typing_)
+      .function("configureTools", &S::configure_tools_)
+      .function("toolResult", &S::tool_result_)
+      .function("handleTicket", &S::handle_ticket_)
+      .function("handleOpen", &S::handle_open_)
+      .function("handleFrame", &S::handle_frame_)
+      .function("handleClose", &S::handle_close_)
+      .function("handleTimeout", &S::handle_timeout_)
+      .function("drain", &S::drain_)
+      .function("messages", &S::messages_)
+      .function("connection", &S::connection_)
+      .function("clientId", &S::client_id_);
 }
