@@ -41,6 +41,11 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 # ---------------------------------------------------------------- npm + builds
+# node-gyp (for chatwire's addon and any dependency built from source) uses the
+# headers that ship beside Node instead of downloading them: offline builds.
+node_prefix=$(node -p 'require("path").resolve(process.execPath, "../..")')
+if [ -f "$node_prefix/include/node/node.h" ]; then export npm_config_nodedir="$node_prefix"; fi
+
 # `npm ci` runs the package's own install script: the addon (node-gyp, offline
 # against Node's bundled headers) and the CommonJS bundles (dist/*.cjs).
 log "npm dependencies and the Node addon"
