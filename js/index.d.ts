@@ -187,6 +187,12 @@ export declare class ChatClient {
   send(draft: { content?: string; images?: ImageInput[] }): Promise<string>;
   retry(messageId: string): Promise<void>;
   cancel(messageId: string): Promise<void>;
+  /**
+   * The user acted on a component (form submit, button): sends `component_action`.
+   * Resolves true when sent, false when not connected (nothing is queued).
+   * Rejects with ChatError 'not_found' for a componentId no loaded message carries.
+   */
+  submitComponent(componentId: string, action?: string, values?: Record<string, unknown>): Promise<boolean>;
   loadOlder(): Promise<void>;
   reconnect(): Promise<void>;
   setTyping(isTyping: boolean): void;
@@ -259,6 +265,7 @@ export interface ChatStoreState {
   send(draft: { content?: string; images?: ImageInput[] }): Promise<string>;
   retry(messageId: string): Promise<void>;
   cancel(messageId: string): Promise<void>;
+  submitComponent(componentId: string, action?: string, values?: Record<string, unknown>): Promise<boolean>;
   reconnect(): Promise<void>;
   disconnect(): Promise<void>;
   loadOlder(): Promise<void>;

@@ -251,6 +251,8 @@ export function createServerClass(addon, fullLimits) {
         content: m.content ?? '',
         timestamp: m.timestamp,
         images: (m.images ?? []).map((img) => ({ ...img, data: native.imageBytes(turn.id, img.id) })),
+        // The tools the client declared (configure_tools): what reply.callTool can ask for.
+        tools: e.tools ?? [],
       };
       const reply = new Reply(this, turn);
       try {

@@ -195,6 +195,21 @@ export function createClientClass(platform) {
       check(r);
     }
 
+    /**
+     * The user acted on a component (a form's submit, a button): sends
+     * `component_action` { componentId, action, values }. Resolves true when
+     * sent, false when not connected (nothing is queued).
+     */
+    async submitComponent(componentId, action = 'submit', values = {}) {
+      this.#assertOpen();
+      if (typeof componentId !== 'string' || !componentId) throw new TypeError('componentId must be a non-empty string');
+      if (typeof action !== 'string' || !action) throw new TypeError('action must be a non-empty string');
+      if (!isObject(values)) throw new TypeError('values must be an object');
+      const r = this.#session.submitComponent(now(), componentId, action, JSON.stringify(values));
+      this.#pump();
+      return check(r);
+    }
+
     /** Loads the page of messages before the oldest one loaded (local store first, then the server). */
     async loadOlder() {
       this.#assertOpen();

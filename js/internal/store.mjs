@@ -4,6 +4,9 @@
 // selector over one message does not re-render when another changes.
 import { createStore } from 'zustand/vanilla';
 
+// How many system events (established, lost, restored, ...) the store keeps.
+const SYSTEM_KEEP = 50;
+
 export function createChatStore(client) {
   if (!client || typeof client.on !== 'function' || !('messages' in client)) {
     throw new TypeError('createChatStore(client) needs a ChatClient');
@@ -14,9 +17,12 @@ export function createChatStore(client) {
     thinking: {},
     typing: false,
     lastError: null,
+    system: [],           // the newest SYSTEM_KEEP system events, oldest first
+    lastSystem: null,
     send: (draft) => client.send(draft),
     retry: (id) => client.retry(id),
     cancel: (id) => client.cancel(id),
+    submitComponent: (componentId, action, values) => client.submitComponent(componentId, action, values),
     reconnect: () => client.reconnect(),
     disconnect: () => client.disconnect(),
     loadOlder: () => client.loadOlder(),
@@ -31,5 +37,9 @@ export function createChatStore(client) {
   });
   client.on('typing', ({ isTyping }) => store.setState({ typing: isTyping }));
   client.on('error', (error) => store.setState({ lastError: error }));
+  client.on('system', (event) => {
+    const e = Object.freeze({ kind: event.kind, message: event.message, at: Date.now() });
+    store.setState({ system: Object.freeze([...store.getState().system, e].slice(-SYSTEM_KEEP)), lastSystem: e });
+  });
   return store;
 }
