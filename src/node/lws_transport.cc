@@ -64,6 +64,8 @@ constexpr size_t kHttpWriteChunk = 64 * 1024;    // HTTP body bytes per writable
 constexpr int kHttpResponseTimeoutS = 120;       // async responder must answer by then
 constexpr int kClientFdLimit = 8;                // event pipe + one connection, spare
 constexpr uint64_t kClientShutdownGraceMs = 500;
+constexpr uint64_t kClientConnectTimeoutMs = 10000;  // TCP connect + upgrade
+constexpr int kClientLwsTimeoutS = 30;  // lws's own timeouts: backstops only
 constexpr uint64_t kDestroyPollMs = 1;
 constexpr uint64_t kDestroyGiveUpMs = 10000;
 
@@ -195,8 +197,8 @@ struct CallbackGate {
   }
 };
 
-void collect_polls(uv_handle_t* h, void* arg) {
-  if (h->type == UV_POLL) static_cast<std::vector<uv_handle_t*>*>(arg)->push_back(h);
+void collect_handles(uv_handle_t* h, void* arg) {
+  static_cast<std::vector<uv_handle_t*>*>(arg)->push_back(h);
 }
 
 bool is_eventfd(int fd) {
@@ -208,22 +210,33 @@ bool is_eventfd(int fd) {
   return std::strstr(target, "eventfd") != nullptr;
 }
 
-// lws_create_context, also returning the fd of the event pipe it made
-// (the eventfd behind the one uv_poll handle the context adds), or -1.
-lws_context* create_context(uv_loop_t* loop, const lws_context_creation_info& info, int* pipe_fd) {
+// What the transport knows about one lws context's uv footprint, learnt by
+// comparing the loop's handles before and after lws_create_context.
+struct LwsCtx {
+  lws_context* ctx = nullptr;
+  int pipe_fd = -1;  // the eventfd behind the context's event-pipe poll handle
+  // lws's "static" handles (an idle and a timer, .data = context). They live
+  // inside the context's memory, so their addresses stay valid, and unique,
+  // until the final lws_context_destroy().
+  std::vector<uv_handle_t*> static_handles;
+};
+
+LwsCtx create_context(uv_loop_t* loop, const lws_context_creation_info& info) {
+  LwsCtx lc;
   std::vector<uv_handle_t*> before, after;
-  uv_walk(loop, collect_polls, &before);
-  lws_context* cx = lws_create_context(&info);
-  *pipe_fd = -1;
-  if (!cx) return nullptr;
-  uv_walk(loop, collect_polls, &after);
+  uv_walk(loop, collect_handles, &before);
+  lc.ctx = lws_create_context(&info);
+  if (!lc.ctx) return lc;
+  uv_walk(loop, collect_handles, &after);
   std::sort(before.begin(), before.end());
   for (uv_handle_t* h : after) {
     if (std::binary_search(before.begin(), before.end(), h)) continue;
     uv_os_fd_t fd;
-    if (uv_fileno(h, &fd) == 0 && fd >= 0 && is_eventfd(fd)) *pipe_fd = fd;
+    if (h->type == UV_POLL && uv_fileno(h, &fd) == 0 && fd >= 0 && is_eventfd(fd)) lc.pipe_fd = fd;
+    if ((h->type == UV_IDLE || h->type == UV_TIMER) && h->data == lc.ctx)
+      lc.static_handles.push_back(h);
   }
-  return cx;
+  return lc;
 }
 
 void park_if_closed(int fd) {
@@ -236,18 +249,17 @@ void park_if_closed(int fd) {
   }
 }
 
-struct WalkCount {
-  const void* ctx;
-  int count;
+struct WalkFind {
+  const std::vector<uv_handle_t*>* wanted;
+  int found;
 };
 
 // Trap 2: with a foreign loop, lws_context_destroy() only starts closing.
 // Phase 1 closes every wsi; when the last wsi's uv handle has closed, lws
-// closes its "static" handles (idle, timer), whose .data is the context.
-// When no handle on the loop points at the context any more, the second
-// lws_context_destroy() frees it. `keepalive` holds the state that lws
+// closes its "static" handles (idle, timer). When they have left the loop,
+// the second lws_context_destroy() frees the context. `keepalive` holds the state that lws
 // callbacks reach through lws_context_user() until then.
-void destroy_context_async(uv_loop_t* loop, lws_context* ctx, int pipe_fd, CallbackGate* gate,
+void destroy_context_async(uv_loop_t* loop, LwsCtx lc, CallbackGate* gate,
                            std::shared_ptr<void> keepalive,
                            std::function<void()> done) {
   Timer* t = Timer::create(loop);
@@ -256,32 +268,31 @@ void destroy_context_async(uv_loop_t* loop, lws_context* ctx, int pipe_fd, Callb
     uint64_t started_ms = 0;
   };
   auto st = std::make_shared<State>();
-  t->start(0, kDestroyPollMs, [t, loop, ctx, pipe_fd, gate, st, keepalive = std::move(keepalive),
+  t->start(0, kDestroyPollMs, [t, loop, lc = std::move(lc), gate, st, keepalive = std::move(keepalive),
                                done = std::move(done)]() mutable {
     if (st->phase == 0) {
       st->phase = 1;
       st->started_ms = uv_now(loop);
       gate->holds++;
-      lws_context_destroy(ctx);
-      park_if_closed(pipe_fd);
+      lws_context_destroy(lc.ctx);
+      park_if_closed(lc.pipe_fd);
       gate->release();
       return;  // lws's handles close in this iteration's close phase at the earliest
     }
-    WalkCount wc{ctx, 0};
+    WalkFind wf{&lc.static_handles, 0};
     uv_walk(loop, [](uv_handle_t* h, void* arg) {
-      // lws's static handles are an idle and a timer with .data = context.
-      auto* w = static_cast<WalkCount*>(arg);
-      if ((h->type == UV_IDLE || h->type == UV_TIMER) && h->data == w->ctx) w->count++;
-    }, &wc);
-    if (wc.count != 0) {
+      auto* w = static_cast<WalkFind*>(arg);
+      if (std::find(w->wanted->begin(), w->wanted->end(), h) != w->wanted->end()) w->found++;
+    }, &wf);
+    if (lc.static_handles.empty() || wf.found != 0) {
       if (uv_now(loop) - st->started_ms < kDestroyGiveUpMs) return;
       // Freeing now could run lws close callbacks on freed memory: leak the
       // context and the state its callbacks reach, and let the owner go on.
       std::fprintf(stderr, "chatwire lws: context %p did not close its handles; leaking it\n",
-                   static_cast<void*>(ctx));
+                   static_cast<void*>(lc.ctx));
       new std::shared_ptr<void>(keepalive);
     } else {
-      lws_context_destroy(ctx);
+      lws_context_destroy(lc.ctx);
     }
     t->stop();
     auto d = std::move(done);
@@ -592,7 +603,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   State state = State::kIdle;
   uv_loop_t* loop = nullptr;
   lws_context* ctx = nullptr;
-  int pipe_fd = -1;  // see park_if_closed
+  LwsCtx lws_ctx;  // for destroy_context_async
   CallbackGate gate;
   lws_vhost* vhost = nullptr;
   int bound_port = 0;
@@ -645,7 +656,20 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   void set_response(Session* s, HttpResponse r, bool close_after);
   void respond(uint64_t req_id, HttpResponse r);
   int http_writable(lws* wsi, Session* s);
+  // Shutdown waits (up to the grace period) for open connections and for
+  // HTTP responses already being written.
+  bool shutdown_can_proceed() const {
+    if (!conns.empty()) return false;
+    for (const auto& kv : http)
+      if (kv.second->have_response) return false;
+    return true;
+  }
+  void maybe_proceed_shutdown() {
+    if (state == State::kShuttingDown && grace_timer && shutdown_can_proceed())
+      grace_timer->start(0, 0, [this] { begin_destroy(); });
+  }
   void end_request(Session* s) {
+    bool had = s->req_id != 0;
     if (s->req_id) http.erase(s->req_id);
     s->req_id = 0;
     s->req = HttpRequest();
@@ -654,6 +678,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
     s->out.clear();
     s->out.shrink_to_fit();
     s->out_off = 0;
+    if (had) maybe_proceed_shutdown();
   }
 };
 
@@ -721,7 +746,8 @@ std::string ServerImpl::listen(uv_loop_t* l, WsServer::Options o, WsServer::Call
   info.pt_serv_buf_size = kServBufBytes;
   info.max_http_header_data = 8192;
   info.server_string = "chatwire";
-  ctx = create_context(loop, info, &pipe_fd);
+  lws_ctx = create_context(loop, info);
+  ctx = lws_ctx.ctx;
   if (!ctx) return "lws_create_context failed";
   // From here on lws may call us through lws_context_user(): stay alive
   // until the context is destroyed.
@@ -744,7 +770,7 @@ std::string ServerImpl::listen(uv_loop_t* l, WsServer::Options o, WsServer::Call
     std::string err = bind_error(opts.host, opts.port);
     state = State::kDestroying;
     detached = true;
-    destroy_context_async(loop, ctx, pipe_fd, &gate, self, [this] { finish(); });
+    destroy_context_async(loop, lws_ctx, &gate, self, [this] { finish(); });
     return err;
   }
   bound_port = lws_get_vhost_listen_port(vhost);
@@ -801,7 +827,8 @@ void ServerImpl::shutdown(std::function<void()> done) {
   for (auto& kv : conns) ids.push_back(kv.first);
   for (uint64_t id : ids) close(id, 1001, "server shutdown");
   grace_timer = Timer::create(loop);
-  uint64_t grace = conns.empty() ? 0 : static_cast<uint64_t>(std::max(0, opts.shutdown_grace_ms));
+  uint64_t grace =
+      shutdown_can_proceed() ? 0 : static_cast<uint64_t>(std::max(0, opts.shutdown_grace_ms));
   grace_timer->start(grace, 0, [this] { begin_destroy(); });
 }
 
@@ -813,7 +840,7 @@ void ServerImpl::begin_destroy() {
     grace_timer = nullptr;
   }
   std::shared_ptr<ServerImpl> keep = self;
-  destroy_context_async(loop, ctx, pipe_fd, &gate, keep, [this] { finish(); });
+  destroy_context_async(loop, lws_ctx, &gate, keep, [this] { finish(); });
 }
 
 void ServerImpl::finish() {
@@ -885,8 +912,7 @@ void ServerImpl::report_close(Session* s) {
   gate.run([this, id, code] {
     if (cb.on_close && !detached) guard([&] { cb.on_close(id, code); });
   });
-  if (state == State::kShuttingDown && conns.empty() && grace_timer)
-    grace_timer->start(0, 0, [this] { begin_destroy(); });
+  maybe_proceed_shutdown();
 }
 
 int ServerImpl::handle_http(lws* wsi, const char* uri) {
@@ -1212,7 +1238,7 @@ struct ClientConn {
   bool report = true;  // false when open() failed synchronously
   uv_loop_t* loop = nullptr;
   lws_context* ctx = nullptr;
-  int pipe_fd = -1;  // see park_if_closed
+  LwsCtx lws_ctx;  // for destroy_context_async
   CallbackGate gate;
   lws* wsi = nullptr;
   size_t max_frame_bytes = 0;
@@ -1221,6 +1247,7 @@ struct ClientConn {
   bool failed_in_connect = false;
   bool destroying = false;
   Timer* grace_timer = nullptr;
+  Timer* connect_timer = nullptr;
   std::shared_ptr<ClientConn> self;
   // URL pieces; lws keeps pointers to them while connecting.
   std::string host, host_header, path;
@@ -1231,6 +1258,19 @@ struct ClientConn {
   int on_callback(lws* wsi, lws_callback_reasons reason, void* in, size_t len);
   void ended(int code, int http_status);
   void destroy();
+  // Abandons a connection attempt from outside lws's callbacks: lws closes
+  // the wsi at its next service (CONNECTION_ERROR follows). That service
+  // would wait for lws's next timer, maybe many seconds away, so wake it.
+  void kill_attempt() {
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_cancel_service(ctx);
+  }
+  void stop_connect_timer() {
+    if (connect_timer) {
+      connect_timer->close();
+      connect_timer = nullptr;
+    }
+  }
 };
 
 struct ClientImpl : std::enable_shared_from_this<ClientImpl> {
@@ -1342,8 +1382,15 @@ std::string ClientImpl::open(uv_loop_t* l, const std::string& url, WsClient::Cal
   info.user = cn.get();
   info.fd_limit_per_thread = kClientFdLimit;
   info.pt_serv_buf_size = kServBufBytes;
-  info.timeout_secs = 10;  // connect + handshake
-  cn->ctx = create_context(l, info, &cn->pipe_fd);
+  // lws 4.1 bug: when its own TCP connect timeout fires
+  // (lws_client_conn_wait_timeout), lws closes the socket and frees the wsi
+  // without closing the wsi's uv_poll handle, which then stays on Node's loop
+  // forever (seen with a peer that drops SYNs). So lws's timeouts are set
+  // longer than ours, and connect_timer kills a slow attempt the way close()
+  // does (LWS_TO_KILL_ASYNC), which closes the handle properly.
+  info.timeout_secs = kClientLwsTimeoutS;
+  cn->lws_ctx = create_context(l, info);
+  cn->ctx = cn->lws_ctx.ctx;
   if (!cn->ctx) return "lws_create_context failed";
   cn->self = cn;
   cn->owner = shared_from_this();
@@ -1366,6 +1413,14 @@ std::string ClientImpl::open(uv_loop_t* l, const std::string& url, WsClient::Cal
   cn->in_connect = true;
   lws* w = lws_client_connect_via_info(&ci);
   cn->in_connect = false;
+  if (w && !cn->failed_in_connect) {
+    ClientConn* c = cn.get();
+    cn->connect_timer = Timer::create(l);
+    cn->connect_timer->start(kClientConnectTimeoutMs, 0, [c] {
+      c->stop_connect_timer();
+      if (c->state == ClientConn::State::kConnecting && c->wsi) c->kill_attempt();
+    });
+  }
   if (!w || cn->failed_in_connect) {
     // Failed synchronously (bad address...): no callback, free the context.
     conn.reset();
@@ -1395,8 +1450,7 @@ void ClientImpl::close(int code, std::string reason) {
   if (c->state == ClientConn::State::kOpen) {
     lws_callback_on_writable(c->wsi);
   } else if (c->wsi) {
-    // Still connecting: kill the attempt at lws's next service.
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    c->kill_attempt();
   }
 }
 
@@ -1454,11 +1508,12 @@ void ClientConn::destroy() {
     grace_timer->close();
     grace_timer = nullptr;
   }
+  stop_connect_timer();
   // Phase 1 may call back (CLIENT_CLOSED, WSI_DESTROY): keep `this` alive.
   std::shared_ptr<ClientConn> keep = self;
   self.reset();
   ClientConn* me = this;
-  destroy_context_async(loop, ctx, pipe_fd, &gate, keep, [me] {
+  destroy_context_async(loop, lws_ctx, &gate, keep, [me] {
     // `me` is still held by the keepalive here; it is released after.
     std::shared_ptr<ClientImpl> o = std::move(me->owner);
     me->ctx = nullptr;
@@ -1503,6 +1558,7 @@ int ClientConn::on_callback(lws* w, lws_callback_reasons reason, void* in, size_
         return 0;
       }
       state = State::kOpen;
+      stop_connect_timer();
       ClientImpl* o = owner.get();
       if (o->cb.on_open && !o->detached) o->guard([&] { o->cb.on_open(); });
       return 0;

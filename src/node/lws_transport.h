@@ -141,7 +141,8 @@ class WsServer {
   void close(uint64_t conn_id, int code, std::string reason);
   // Stops accepting (new upgrades and requests get 503), closes every
   // connection with 1001 (on_close follows for each), waits up to
-  // shutdown_grace_ms for the close handshakes, then destroys the lws context
+  // shutdown_grace_ms for the close handshakes and for HTTP responses already
+  // given to a responder to be written, then destroys the lws context
   // (requests still waiting for their responder are dropped). `done` runs on
   // the loop when every lws uv handle is closed and the context is freed
   // (right away if listen() was never called). May be called from any
