@@ -209,21 +209,36 @@ export interface IncomingImage {
   size: number; data: Uint8Array;
 }
 
+export interface ToolSpec { name: string; description: string; parameters: unknown }
+
 export interface IncomingMessage {
   messageId: string; conversationId: string; connectionId: string; clientId: string;
   userId: string | null; content: string; timestamp: string; images: IncomingImage[];
+  /** The tools the client declared (configure_tools): what reply.callTool can ask it to run. */
+  tools: ToolSpec[];
 }
 
+/**
+ * The `reply` of an onMessage handler: everything one turn can send (docs/turns.md).
+ * After the client cancelled, the streaming calls are accepted and send nothing.
+ */
 export interface Reply {
-  /** Aborted when the client sends `cancel` for this message. */
+  /** Aborted when the client sends `cancel` for this message (never by a disconnect). */
   readonly signal: AbortSignal;
-  imageStatus(imageId: string, status: 'processing' | 'analyzed'): void;
-  thinking(step: string): void;
-  delta(text: string): void;
-  typing(isTyping: boolean): void;
-  component(kind: string, props: unknown): string;
-  callTool(name: string, args: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
-  respond(response: { content: string; imageAnalysis?: ImageAnalysis[]; citations?: Citation[] }): Promise<void>;
+  /** An image's next status ('received' is sent by the server itself); false when dropped after a cancel. */
+  imageStatus(imageId: string, status: 'processing' | 'analyzed'): boolean;
+  /** A progress step (stored, replayed on resume); false when dropped after a cancel. */
+  thinking(step: string): boolean;
+  /** A piece of the reply text; returns its index (0, 1, ...), or -1 after a cancel. Never replayed. */
+  delta(text: string): number;
+  /** The assistant's typing indicator (sent automatically around the handler). */
+  typing(isTyping: boolean): boolean;
+  /** An interactive component; returns its componentId ('' after a cancel). */
+  component(kind: string, props?: unknown): string;
+  /** Runs a client tool; resolves with its result, rejects with ChatError on its error or the timeout (default 30 s). */
+  callTool(name: string, args?: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
+  /** Ends the turn; `content` defaults to the streamed text. After a cancel: the streamed text with cancelled: true. */
+  respond(response?: { content?: string; imageAnalysis?: ImageAnalysis[]; citations?: Citation[] }): Promise<void>;
 }
 
 export interface ChatServerOptions {
@@ -257,11 +272,23 @@ export declare class ChatServer {
 
 // ------------------------------------------------------------------ store (zustand)
 
+/** A system event as the store keeps it: `at` is when it arrived (ms since the epoch). */
+export interface SystemEvent { kind: SystemEventKind; message: string; at: number }
+
 export interface ChatStoreState {
   messages: readonly ChatMessage[];
   connection: ConnectionState;
+  /** Thinking steps per user messageId (also on each AssistantMessage.thinking). */
   thinking: Record<string, string[]>;
+  /** The assistant's typing indicator. */
   typing: boolean;
+  /** The last error event (a failed message also carries its error). */
+  lastError: ChatError | null;
+  /** The newest 50 system events (established, lost, reconnecting, restored, failed, completed, error), oldest first. */
+  system: readonly SystemEvent[];
+  /** The newest system event, or null before the first. */
+  lastSystem: SystemEvent | null;
+  setTyping(isTyping: boolean): void;
   send(draft: { content?: string; images?: ImageInput[] }): Promise<string>;
   retry(messageId: string): Promise<void>;
   cancel(messageId: string): Promise<void>;

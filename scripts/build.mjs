@@ -39,7 +39,11 @@ const steps = {
   addon() {
     const [cmd, ...pre] = nodeGyp();
     const dir = nodedir();
-    run(cmd, [...pre, 'rebuild', `-j`, jobs, ...(dir ? [`--nodedir=${dir}`] : [])]);
+    const nd = dir ? [`--nodedir=${dir}`] : [];
+    // configure + build rather than rebuild: objects are reused, and the
+    // previous chatwire.node stays in place until the new one is linked.
+    run(cmd, [...pre, 'configure', ...nd]);
+    run(cmd, [...pre, 'build', '-j', jobs, ...nd]);
   },
   wasm() {
     run('bash', ['wasm/build.sh']);

@@ -19,7 +19,31 @@ using emscripten::val;
 
 namespace {
 
-val from_json(const std::string& json) { return val::global("JSON").call<val>("parse", json); }
+// Text between wasm memory and JS goes through TextDecoder / TextEncoder:
+// embind's own std::string conversion walks the bytes one at a time in JS
+// (~30 MB/s), which made every large frame (a message with photos: megabytes
+// of base64) and base64 itself slow. These run at memcpy-like speed.
+
+// UTF-8 bytes in wasm memory -> a JS string (no NUL scan, no per-byte JS loop).
+val js_string(const char* data, size_t n) {
+  static const val decoder = val::global("TextDecoder").new_(val("utf-8"));
+  return decoder.call<val>("decode", val(emscripten::typed_memory_view(n, reinterpret_cast<const uint8_t*>(data))));
+}
+
+// A JS string -> its UTF-8 bytes. ASCII (base64, most JSON) is written in one
+// encodeInto call; other text falls back to embind's conversion.
+std::string cpp_string(const val& text) {
+  const size_t n = text["length"].as<size_t>();
+  std::string out(n, '\0');
+  if (n == 0) return out;
+  static const val encoder = val::global("TextEncoder").new_();
+  val view(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(out.data())));
+  val done = encoder.call<val>("encodeInto", text, view);
+  if (done["read"].as<size_t>() == n && done["written"].as<size_t>() == n) return out;
+  return text.as<std::string>();  // non-ASCII: UTF-8 is longer than the JS length
+}
+
+val from_json(const std::string& json) { return val::global("JSON").call<val>("parse", js_string(json.data(), json.size())); }
 
 // Copies a JS Uint8Array into wasm memory (one memcpy through a typed view).
 std::string bytes_from(const val& array) {
@@ -53,12 +77,29 @@ val sniff_image(val bytes) {
 val limits(std::string json) { return from_json(api::limits_json(json)); }
 val error_codes() { return from_json(api::error_codes_json()); }
 
-std::string base64_encode(val bytes) {
-  const std::string b = bytes_from(bytes);
-  return media::base64_encode(b);
+// Scratch memory reused across base64 calls, so a photo-sized call does not
+// allocate (and fault in) fresh wasm pages every time.
+std::string& scratch(size_t i) {
+  static std::string buffers[2];
+  return buffers[i];
 }
 
-val base64_decode(std::string text) {
+val base64_encode(val bytes) {
+  const size_t n = bytes["length"].as<size_t>();
+  std::string& in = scratch(0);
+  std::string& out = scratch(1);
+  if (in.size() < n) in.resize(n);
+  const size_t m = media::base64_encoded_size(n);
+  if (out.size() < m) out.resize(m);
+  if (n) val(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(in.data()))).call<void>("set", bytes);
+  media::base64_encode(reinterpret_cast<const uint8_t*>(in.data()), n, out.data());
+  // ASCII text: the latin-1 decoder skips UTF-8 validation (measurably faster in Chromium).
+  static const val latin1 = val::global("TextDecoder").new_(val("latin1"));
+  return latin1.call<val>("decode", val(emscripten::typed_memory_view(m, reinterpret_cast<const uint8_t*>(out.data()))));
+}
+
+val base64_decode(val text_value) {
+  const std::string text = cpp_string(text_value);
   auto decoded = media::base64_decode(text);
   if (!decoded) return from_json(api::error_json(decoded.error()));
   val out = val::object();
@@ -96,6 +137,9 @@ class ClientSessionNative : public api::ClientSession {
   val send_(double now, std::string draft) { return from_json(send(now, draft)); }
   val retry_(double now, std::string id) { return from_json(retry(now, id)); }
   val cancel_(double now, std::string id) { return from_json(cancel(now, id)); }
+  val submit_component_(double now, std::string id, std::string action, std::string values) {
+    return from_json(submit_component(now, id, action, values));
+  }
   val load_older_(double now) { return from_json(load_older(now)); }
   void handle_ticket_(double now, bool ok, val ticket) {
     handle_ticket(now, ok, ticket.isString() ? ticket.as<std::string>() : std::string());
@@ -149,6 +193,7 @@ EMSCRIPTEN_BINDINGS(chatwire) {
       .function("send", &S::send_)
       .function("retry", &S::retry_)
       .function("cancel", &S::cancel_)
+      .function("submitComponent", &S::submit_component_)
       .function("loadOlder", &S::load_older_)
       .function("setTyping", &S::set_typing_)
       .function("configureTools", &S::configure_tools_)

@@ -45,6 +45,7 @@ class ClientSessionNative : public Napi::ObjectWrap<ClientSessionNative> {
                            InstanceMethod<&C::send>("send"),
                            InstanceMethod<&C::retry>("retry"),
                            InstanceMethod<&C::cancel>("cancel"),
+                           InstanceMethod<&C::submit_component>("submitComponent"),
                            InstanceMethod<&C::load_older>("loadOlder"),
                            InstanceMethod<&C::set_typing>("setTyping"),
                            InstanceMethod<&C::configure_tools>("configureTools"),
@@ -96,6 +97,10 @@ class ClientSessionNative : public Napi::ObjectWrap<ClientSessionNative> {
   }
   Napi::Value cancel(const Napi::CallbackInfo& i) {
     return json(session_.cancel(num_arg(i, 0, "now"), string_arg(i, 1, "messageId")));
+  }
+  Napi::Value submit_component(const Napi::CallbackInfo& i) {
+    return json(session_.submit_component(num_arg(i, 0, "now"), string_arg(i, 1, "componentId"),
+                                          string_arg(i, 2, "action"), string_arg(i, 3, "values")));
   }
   Napi::Value load_older(const Napi::CallbackInfo& i) { return json(session_.load_older(num_arg(i, 0, "now"))); }
   Napi::Value set_typing(const Napi::CallbackInfo& i) {

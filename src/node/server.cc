@@ -5,12 +5,24 @@
 // drains the hub: frames to the transport, closes to the transport, events to
 // JS in one batch, then re-arms the timer at poll_timeout(). The binding
 // decides nothing; it reads the clock and moves bytes.
+//
+// Group commit: the first input of a loop iteration opens a store group
+// (ServerStore::begin_group) and every input until the loop's check phase
+// joins it, so a burst of frames from many sockets is one SQLite transaction.
+// What the hub produced meanwhile (frames, closes, JS events) is held and
+// released only after commit_group() succeeded, in the check phase; an idle
+// handle keeps the loop from blocking in poll while a group is open. "Stored
+// before sent" and "stored before the application sees it" hold as before.
+// Checkpoints of the WAL run on a libuv worker (maybe_checkpoint).
 #include <napi.h>
 #include <uv.h>
 
 #include <chrono>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "core/api/facade.h"
 #include "core/server/gate.h"
@@ -83,14 +95,16 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     }
     on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
     on_ticket_ = Napi::Persistent(info[2].As<Napi::Function>());
-    auto store = store::ServerStore::open(config_.database);
+    store::ServerStoreOptions store_options;
+    store_options.external_checkpoint = true;  // checkpoints run on a worker thread (maybe_checkpoint)
+    auto store = store::ServerStore::open(config_.database, store_options);
     if (!store) throw Napi::Error::New(env, "chatwire: cannot open database: " + store.error().message);
     store_ = std::move(*store);
     hub_ = std::make_unique<server::ServerHub>(config_.hub, *store_, entropy_);
     gate_ = std::make_unique<server::Gate>(config_.gate);
   }
 
-  ~ServerNative() override { release_timer(); }
+  ~ServerNative() override { release_handles(); }
 
  private:
   // ------------------------------------------------------------ JS methods
@@ -105,6 +119,17 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     uv_timer_init(loop, timer_);
     timer_->data = this;
     uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // the listening socket keeps Node alive, not the timer
+    check_ = new uv_check_t;
+    uv_check_init(loop, check_);
+    check_->data = this;
+    uv_check_start(check_, [](uv_check_t* h) {
+      if (h->data) static_cast<ServerNative*>(h->data)->on_check();
+    });
+    uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+    idle_ = new uv_idle_t;
+    uv_idle_init(loop, idle_);
+    idle_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(idle_));  // a started idle handle still makes poll not block
 
     WsServer::Options options;
     options.host = config_.host;
@@ -127,10 +152,12 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
       }
       gate_->opened(ip);
       peer_ips_[conn] = ip;
+      open_group();
       hub_->handle_open(now_ms(), conn, std::move(user), ip);
       pump();
     };
     cb.on_message = [this](uint64_t conn, std::string_view text) {
+      open_group();
       hub_->handle_frame(now_ms(), conn, text);
       pump();
     };
@@ -140,6 +167,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
         peer_ips_.erase(it);
       }
       if (hub_) {
+        open_group();
         hub_->handle_close(now_ms(), conn, code);
         pump();
       }
@@ -247,32 +275,112 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
       return deferred->Promise();
     }
     closing_ = true;
+    open_group();
     hub_->shutdown(now_ms());
     pump();
+    flush_group();  // the closes go out before the transport shuts down
     for (auto& [id, respond] : pending_http_) {
       respond(HttpResponse{503, "application/json", "{\"error\":\"server closing\"}"});
     }
     pending_http_.clear();
     Ref();  // keep this object alive until lws is gone
     ws_.shutdown([this, deferred]() {
-      Napi::Env env = Env();
-      Napi::HandleScope scope(env);
-      release_timer();
-      hub_.reset();
-      store_.reset();
-      {
-        Napi::CallbackScope cb_scope(env, async_context_);
-        deferred->Resolve(env.Undefined());
+      // A checkpoint still running on a worker finishes first (it ends the
+      // file's WAL use cleanly); after_checkpoint() calls this again.
+      finish_close_ = [this, deferred]() {
+        Napi::Env env = Env();
+        Napi::HandleScope scope(env);
+        flush_group();  // e.g. the closes recorded while lws shut the sockets down
+        release_handles();
+        hub_.reset();
+        store_.reset();
+        {
+          Napi::CallbackScope cb_scope(env, async_context_);
+          deferred->Resolve(env.Undefined());
+        }
+        Unref();
+      };
+      if (!checkpoint_running_) {
+        auto done = std::move(finish_close_);
+        finish_close_ = nullptr;
+        done();
       }
-      Unref();
     });
     return deferred->Promise();
   }
+
+  // ------------------------------------------------------------ checkpoints
+  //
+  // The store does not checkpoint its WAL inside commits (two fsyncs that
+  // would stall the event loop for every socket); when the WAL has grown by
+  // kCheckpointPages since the last checkpoint started, one runs on a libuv
+  // worker thread through its own connection (ServerStore::checkpoint_file).
+  // One at a time; close() waits for it.
+  static constexpr int64_t kCheckpointPages = 1000;
+  static constexpr int64_t kTailPages = 200;  // left for the loop thread (two short fsyncs)
+
+  void maybe_checkpoint() {
+    if (!store_ || !loop_) return;
+    const int64_t pages = store_->wal_pages();
+    if (pages < last_wal_pages_) checkpoint_started_at_ = 0;  // the WAL restarted from its beginning
+    last_wal_pages_ = pages;
+    if (checkpoint_running_ || closing_) return;
+    if (pages < checkpoint_started_at_ + kCheckpointPages) return;
+    start_checkpoint();
+  }
+
+  void start_checkpoint() {
+    checkpoint_started_at_ = store_->wal_pages();
+    checkpoint_running_ = true;
+    auto* work = new CheckpointWork;
+    work->req.data = work;
+    work->self = this;
+    work->path = store_->path();
+    Ref();  // alive until after_checkpoint
+    uv_queue_work(
+        loop_, &work->req,
+        [](uv_work_t* req) {
+          auto* w = static_cast<CheckpointWork*>(req->data);
+          auto r = store::ServerStore::checkpoint_file(w->path);
+          if (!r) w->error = r.error().message;
+        },
+        [](uv_work_t* req, int) {
+          std::unique_ptr<CheckpointWork> w(static_cast<CheckpointWork*>(req->data));
+          w->self->after_checkpoint(w->error);
+        });
+  }
+
+  void after_checkpoint(const std::string& error) {
+    checkpoint_running_ = false;
+    if (!error.empty()) fprintf(stderr, "chatwire ChatServer: %s\n", error.c_str());
+    if (finish_close_) {
+      auto done = std::move(finish_close_);
+      finish_close_ = nullptr;
+      done();
+    } else if (store_ && store_->wal_pages() >= checkpoint_started_at_ + kTailPages) {
+      // Much was committed while it ran: another round on the worker first.
+      start_checkpoint();
+    } else if (idle_) {
+      // The few frames left, in the next check phase (outside any
+      // transaction), so the next commit can start the WAL over.
+      tail_checkpoint_due_ = true;
+      uv_idle_start(idle_, [](uv_idle_t*) {});
+    }
+    Unref();
+  }
+
+  struct CheckpointWork {
+    uv_work_t req;
+    ServerNative* self = nullptr;
+    std::string path;
+    std::string error;
+  };
 
   // ------------------------------------------------------------ plumbing
 
   server::ServerHub& hub() {
     if (!hub_ || closing_) throw Napi::TypeError::New(Env(), "ChatServer is closed");
+    open_group();
     return *hub_;
   }
 
@@ -297,23 +405,88 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     call_js(on_ticket_, request);
   }
 
-  // Drains the hub's outputs. Events go to JS in one batch per pump.
+  // Drains the hub's outputs into held_; they leave (frames and closes to the
+  // transport, events to JS in one batch) once the open group is committed,
+  // right away when there is none.
   void pump() {
     if (!hub_) return;
-    while (auto t = hub_->poll_transmit()) ws_.send(t->conn, std::move(t->text));
-    while (auto c = hub_->poll_close()) ws_.close(c->conn, c->code, std::move(c->reason));
-    std::string batch;
+    while (auto t = hub_->poll_transmit()) held_.push_back(Output{t->conn, 0, std::move(t->text)});
+    while (auto c = hub_->poll_close()) held_.push_back(Output{c->conn, c->code, std::move(c->reason)});
     while (auto e = hub_->poll_event()) {
-      batch += batch.empty() ? '[' : ',';
-      batch += *e;
+      held_events_ += held_events_.empty() ? '[' : ',';
+      held_events_ += *e;
     }
-    if (!batch.empty()) {
+    arm_timer();
+    if (!group_open_) release_outputs();
+  }
+
+  // ------------------------------------------------------------ group commit
+
+  struct Output {
+    uint64_t conn;
+    int close_code;    // 0: a frame to send; else close with this code
+    std::string text;  // the frame, or the close reason
+  };
+
+  void open_group() {
+    if (group_open_ || !store_ || !idle_) return;
+    if (!store_->begin_group()) return;  // then every batch commits on its own, as without groups
+    group_open_ = true;
+    uv_idle_start(idle_, [](uv_idle_t*) {});
+  }
+
+  // Commits the open group and releases what it held. When the commit fails,
+  // nothing of the group was stored, so nothing of it may be seen: its
+  // frames, closes and events are dropped (clients resend unconfirmed
+  // messages; turns they started are not announced).
+  void flush_group() {
+    if (group_open_) {
+      group_open_ = false;
+      uv_idle_stop(idle_);
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = store_->commit_group();
+      if (getenv("CW_DEBUG")) fprintf(stderr, "commit %zu %lld us\n", held_.size(), (long long)std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+      if (!r) {
+        fprintf(stderr, "chatwire ChatServer: %s (the last %zu outputs were not sent)\n",
+                r.error().message.c_str(), held_.size());
+        held_.clear();
+        held_events_.clear();
+      }
+    }
+    release_outputs();
+  }
+
+  void release_outputs() {
+    if (!held_.empty()) {
+      std::vector<Output> out;
+      out.swap(held_);
+      for (auto& o : out) {
+        if (o.close_code) ws_.close(o.conn, o.close_code, std::move(o.text));
+        else ws_.send(o.conn, std::move(o.text));
+      }
+    }
+    if (!held_events_.empty()) {
+      std::string batch;
+      batch.swap(held_events_);
       batch += ']';
       Napi::Env env = Env();
       Napi::HandleScope scope(env);
-      call_js(on_events_, from_json(env, batch));
+      call_js(on_events_, from_json(env, batch));  // may run commands: a new group holds their outputs
     }
-    arm_timer();
+    maybe_checkpoint();
+  }
+
+  // The loop's check phase: every input of this iteration is in; commit.
+  void on_check() {
+    if (group_open_) flush_group();
+    if (tail_checkpoint_due_ && !group_open_ && store_) {
+      tail_checkpoint_due_ = false;
+      uv_idle_stop(idle_);
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = store_->checkpoint();
+      if (getenv("CW_DEBUG")) fprintf(stderr, "tail %lld us\n", (long long)std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count());
+      if (!r) fprintf(stderr, "chatwire ChatServer: %s\n", r.error().message.c_str());
+    }
   }
 
   // Calls into JS as Node's own callbacks do (MakeCallback), so promise jobs
@@ -341,18 +514,32 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
         [](uv_timer_t* t) {
           auto* self = static_cast<ServerNative*>(t->data);
           if (!self->hub_) return;
+          self->open_group();
           self->hub_->handle_timeout(now_ms());
           self->pump();
         },
         static_cast<uint64_t>(wait), 0);
   }
 
-  void release_timer() {
-    if (!timer_) return;
-    uv_timer_stop(timer_);
-    timer_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    timer_ = nullptr;
+  void release_handles() {
+    if (timer_) {
+      uv_timer_stop(timer_);
+      timer_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      timer_ = nullptr;
+    }
+    if (check_) {
+      uv_check_stop(check_);
+      check_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(check_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+      check_ = nullptr;
+    }
+    if (idle_) {
+      uv_idle_stop(idle_);
+      idle_->data = nullptr;
+      uv_close(reinterpret_cast<uv_handle_t*>(idle_), [](uv_handle_t* h) { delete reinterpret_cast<uv_idle_t*>(h); });
+      idle_ = nullptr;
+    }
   }
 
   void report(std::exception_ptr e) {
@@ -376,7 +563,17 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   Napi::FunctionReference on_ticket_;
   uv_loop_t* loop_ = nullptr;
   uv_timer_t* timer_ = nullptr;
+  uv_check_t* check_ = nullptr;
+  uv_idle_t* idle_ = nullptr;
+  bool group_open_ = false;
+  bool tail_checkpoint_due_ = false;
+  std::vector<Output> held_;
+  std::string held_events_;
   bool closing_ = false;
+  bool checkpoint_running_ = false;
+  int64_t checkpoint_started_at_ = 0;   // wal_pages() when the last checkpoint started
+  int64_t last_wal_pages_ = 0;
+  std::function<void()> finish_close_;  // close()'s last step, deferred while a checkpoint runs
   uint64_t next_token_ = 0;
   uint64_t next_http_ = 0;
   std::unordered_map<uint64_t, std::string> pending_users_;

@@ -937,6 +937,38 @@ TEST(ClientEngineMessages, CancelAsksTheServerToStopTheReply) {
   EXPECT_EQ(c.engine->cancel(c.now, "unknown").error().code, ErrorCode::not_found);
 }
 
+TEST(ClientEngineMessages, SubmitComponentSendsAComponentActionWhileOpen) {
+  Client c;
+  c.connect_and_confirm();
+  const std::string m = c.send("book a table");
+  c.frame(confirm(m, 1));
+  c.frame(component("c1", m, 2));
+  c.clear();
+  auto r = c.engine->submit_component(c.now, "c1", "submit", R"({"time":"07:00"})");
+  c.drain();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_TRUE(*r);
+  ASSERT_EQ(c.sent_types(), Strings{"component_action"});
+  EXPECT_EQ(c.sent()[0].s("/componentId"), "c1");
+  EXPECT_EQ(c.sent()[0].s("/action"), "submit");
+  EXPECT_EQ(c.sent()[0].s("/values/time"), "07:00");
+  // Refused before anything is written: unknown component, values not an object, bad JSON.
+  c.clear();
+  EXPECT_EQ(c.engine->submit_component(c.now, "nope", "submit", "{}").error().code, ErrorCode::not_found);
+  EXPECT_EQ(c.engine->submit_component(c.now, "c1", "submit", "[1]").error().code, ErrorCode::invalid_field);
+  EXPECT_EQ(c.engine->submit_component(c.now, "c1", "submit", "{").error().code, ErrorCode::bad_json);
+  c.drain();
+  EXPECT_TRUE(c.sent().empty());
+  // Not connected: nothing is written or queued.
+  c.close(1006);
+  c.clear();
+  auto offline = c.engine->submit_component(c.now, "c1", "submit", "");
+  c.drain();
+  ASSERT_TRUE(offline.ok());
+  EXPECT_FALSE(*offline);
+  EXPECT_TRUE(c.sent().empty());
+}
+
 // ================================================================== replies
 
 TEST(ClientEngineReplies, DeltasAreAssembledByIndexOutOfOrderDuplicatesAndGaps) {

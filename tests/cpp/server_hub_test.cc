@@ -632,6 +632,45 @@ TEST_F(ServerHubTest, UnansweredToolCallIsReplayedOnResume) {
   EXPECT_EQ(ev[0]["result"]["lat"].GetInt(), 1);
 }
 
+// The client received the tool_call (its lastSeq covers it) but the socket
+// dropped before its tool_result arrived: the call is sent again on resume,
+// before the replay of newer events; an answered call is not.
+TEST_F(ServerHubTest, ToolCallTheClientHadButNeverAnsweredIsSentAgainOnResume) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  std::string turn = message(1, "m1");
+  auto answered = hub->tool_call(now, turn, "getTime", "{}");
+  auto open_call = hub->tool_call(now, turn, "getLocation", "{}");
+  ASSERT_TRUE(answered.ok());
+  ASSERT_TRUE(open_call.ok());
+  send(1, "{\"type\":\"tool_result\",\"toolCallId\":\"" + *answered + "\",\"result\":\"12:00\"}");
+  int64_t last_seq = 0;
+  for (auto& f : take(1)) {
+    if (f.has("seq")) last_seq = std::max<int64_t>(last_seq, f.i("seq"));
+  }
+  take_events();
+  hub->handle_close(now, 1, 1006);
+  ASSERT_TRUE(hub->thinking(now, turn, "still working").ok());  // missed while offline
+  connect(2, conv, last_seq);
+  ASSERT_EQ(replayed.size(), 3u);  // the open call, the missed thinking, then typing (the turn runs)
+  J call(replayed[0]);
+  EXPECT_EQ(call.type(), "tool_call");
+  EXPECT_EQ(call.s("toolCallId"), *open_call);
+  EXPECT_LE(call.i("seq"), last_seq);
+  EXPECT_EQ(J(replayed[1]).type(), "thinking");
+  EXPECT_EQ(J(replayed[2]).type(), "typing");
+  take_events();  // disconnect, connection
+  send(2, "{\"type\":\"tool_result\",\"toolCallId\":\"" + *open_call + "\",\"result\":{\"lat\":1}}");
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].s("toolCallId"), *open_call);
+  // Once answered, a later resume sends nothing again.
+  hub->handle_close(now, 2, 1006);
+  connect(3, conv, last_seq + 1);
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(J(replayed[0]).type(), "typing");
+}
+
 TEST_F(ServerHubTest, FirstToolResultWinsAndUnknownIdsAreIgnored) {
   connect(1);
   std::string turn = message(1, "m1");

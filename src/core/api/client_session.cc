@@ -98,6 +98,12 @@ std::string ClientSession::cancel(double now, const std::string& message_id) {
   return result_json(engine_->cancel(ms(now), message_id));
 }
 
+std::string ClientSession::submit_component(double now, const std::string& component_id, const std::string& action,
+                                            const std::string& values_json) {
+  if (!engine_) return closed_error();
+  return result_json(engine_->submit_component(ms(now), component_id, action, values_json));
+}
+
 std::string ClientSession::load_older(double now) {
   if (!engine_) return closed_error();
   return result_json(engine_->load_older(ms(now)));

@@ -42,6 +42,8 @@ class ClientSession {
   std::string send(double now, const std::string& draft_json);
   std::string retry(double now, const std::string& message_id);
   std::string cancel(double now, const std::string& message_id);
+  std::string submit_component(double now, const std::string& component_id, const std::string& action,
+                               const std::string& values_json);
   std::string load_older(double now);
   void set_typing(double now, bool typing);
   void configure_tools(double now, const std::string& tools_json);

@@ -172,6 +172,32 @@ int image_rank(const std::string& s) {
 
 bool reply_final(const StoredMessage& m) { return m.status != "streaming"; }
 
+// A reply that failed together with its message (an error naming the
+// message) starts over once the message was retried: the server processes
+// the retry again, and its thinking / deltas / response must not be dropped
+// as events of a finished reply (found by tests/chaos: a retried message
+// stayed `received` forever). The reply goes back to streaming under a
+// provisional id (the next message event carries replacesId), so the new
+// run's server reply id can take over. True when the reply was reopened.
+bool reopen_for_retry(StoredMessage& reply, const StoredMessage* user,
+                      std::map<std::string, std::string>& replaced_ids) {
+  if (reply.status != "failed" || !user || user->role != "user" || user->status == "failed" ||
+      user->status == "processed") {
+    return false;
+  }
+  reply.status = "streaming";
+  reply.content.clear();
+  reply.thinking.clear();
+  reply.error_code.reset();
+  reply.error_message.reset();
+  const std::string provisional = kProvisionalPrefix + reply.reply_to;
+  if (reply.id != provisional) {
+    replaced_ids[provisional] = reply.id;
+    reply.id = provisional;
+  }
+  return true;
+}
+
 void mark_received(StoredMessage& m) {
   if (m.status != "failed" && user_rank(m.status) < user_rank("received")) m.status = "received";
 }
@@ -1033,7 +1059,14 @@ StoredMessage& ClientEngine::assistant_for(const std::string& reply_to, const st
 void ClientEngine::set_assistant_id(StoredMessage& m, const std::string& id) {
   if (id.empty() || m.id == id) return;
   if (m.id.rfind(kProvisionalPrefix, 0) != 0) return;  // a server id is final
-  replaced_ids_[id] = m.id;
+  // Renamed twice before the UI heard of the first name (a reply reopened for
+  // a retry): the UI replaces the name it knows.
+  std::string was = m.id;
+  if (auto earlier = replaced_ids_.find(m.id); earlier != replaced_ids_.end()) {
+    was = earlier->second;
+    replaced_ids_.erase(earlier);
+  }
+  replaced_ids_[id] = was;
   m.id = id;
 }
 
@@ -1266,6 +1299,42 @@ Result<bool> ClientEngine::cancel(int64_t now, std::string_view message_id) {
   if (const StoredMessage* reply = find_reply(message_id); reply && reply_final(*reply)) return false;
   if (phase_ != Phase::confirmed) return false;
   transmit(protocol::Cancel{std::string(message_id), timestamp(now)});
+  return true;
+}
+
+Result<bool> ClientEngine::submit_component(int64_t now, std::string_view component_id, std::string_view action,
+                                            std::string_view values_json) {
+  Batch batch(*this);
+  const bool known = std::any_of(messages_.begin(), messages_.end(), [&](const StoredMessage& m) {
+    return std::any_of(m.components.begin(), m.components.end(),
+                       [&](const store::StoredComponent& c) { return c.component_id == component_id; });
+  });
+  if (!known) return Error(ErrorCode::not_found, "no component '" + std::string(component_id) + "'");
+  rapidjson::Document doc;
+  doc.SetObject();
+  auto& alloc = doc.GetAllocator();
+  rapidjson::Document values(&alloc);
+  const std::string_view text = values_json.empty() ? std::string_view("{}") : values_json;
+  values.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  if (values.HasParseError()) {
+    return Error(ErrorCode::bad_json, "values must be JSON: invalid JSON at offset " +
+                                          std::to_string(values.GetErrorOffset()));
+  }
+  if (!values.IsObject()) return Error(ErrorCode::invalid_field, "field 'values' must be an object");
+  const std::string ts = timestamp(now);
+  doc.AddMember("type", "component_action", alloc);
+  doc.AddMember("componentId", rapidjson::Value(component_id.data(), component_id.size(), alloc), alloc);
+  doc.AddMember("action", rapidjson::Value(action.data(), action.size(), alloc), alloc);
+  doc.AddMember("values", values, alloc);
+  doc.AddMember("timestamp", rapidjson::Value(ts.data(), ts.size(), alloc), alloc);
+  auto frame = protocol::client_frame_from_json(doc, config_.limits);
+  if (!frame) return frame.error();
+  std::string encoded = protocol::encode(*frame);
+  if (encoded.size() > config_.limits.max_frame_bytes) {
+    return Error(ErrorCode::too_large, "the component_action frame is larger than maxFrameBytes");
+  }
+  if (phase_ != Phase::confirmed) return false;
+  transmit(std::move(encoded));
   return true;
 }
 
@@ -1505,7 +1574,10 @@ void ClientEngine::on_confirm_frame(int64_t now, const protocol::Confirm& c, boo
 void ClientEngine::on_thinking(const protocol::Thinking& t) {
   bool created = false;
   StoredMessage& m = assistant_for(t.reply_to, "", t.timestamp, &created);
-  if (!created && reply_final(m)) return;
+  if (!created && reply_final(m)) {
+    if (!reopen_for_retry(m, find(t.reply_to), replaced_ids_)) return;
+    runtime_.erase(t.reply_to);
+  }
   m.thinking.push_back(t.step);
   save(m);
   emit_message(m);
@@ -1522,7 +1594,10 @@ void ClientEngine::on_thinking(const protocol::Thinking& t) {
 void ClientEngine::on_delta(const protocol::Delta& d) {
   bool created = false;
   StoredMessage& m = assistant_for(d.reply_to, d.message_id, d.timestamp, &created);
-  if (!created && reply_final(m)) return;
+  if (!created && reply_final(m)) {
+    if (!reopen_for_retry(m, find(d.reply_to), replaced_ids_)) return;
+    runtime_.erase(d.reply_to);
+  }
   const bool renamed = m.id != d.message_id && m.id.rfind(kProvisionalPrefix, 0) == 0;
   set_assistant_id(m, d.message_id);
   if (created || renamed) {
@@ -1585,7 +1660,9 @@ void ClientEngine::apply_to_user(const std::string& reply_to, const std::string&
 void ClientEngine::on_response(const protocol::Response& r) {
   bool created = false;
   StoredMessage& m = assistant_for(r.reply_to, r.message_id, r.timestamp, &created);
-  if (!created && reply_final(m)) return;  // a replayed response changes nothing
+  if (!created && reply_final(m) && !reopen_for_retry(m, find(r.reply_to), replaced_ids_)) {
+    return;  // a replayed response changes nothing
+  }
   set_assistant_id(m, r.message_id);
   m.content = r.content;
   m.status = r.cancelled ? "cancelled" : "complete";

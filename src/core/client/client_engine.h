@@ -128,6 +128,14 @@ class ClientEngine {
   // cancel (not open, or the reply already ended). Error not_found for an
   // unknown user message. Poll: transmit.
   Result<bool> cancel(int64_t now, std::string_view message_id);
+  // The user acted on a component (form submit, button): writes a
+  // `component_action` frame. `values_json`: a JSON object ("" means {}).
+  // Checked as the server would check the frame. Returns true when written,
+  // false when not connected (nothing is queued: the user acts again).
+  // Errors: not_found (no loaded message carries `component_id`), bad_json,
+  // invalid_field, too_large. Poll: transmit.
+  Result<bool> submit_component(int64_t now, std::string_view component_id, std::string_view action,
+                                std::string_view values_json);
   // Loads older messages: the next page from the local store when it has
   // one (message events + a history event), otherwise, when open, asks the
   // server (`load_messages` with beforeSeq = the oldest known seq; its

@@ -17,7 +17,10 @@
 // Speed: the fast paths are portable table-driven scalar code (a 4096-entry
 // table that turns 12 input bits into 2 characters; four 256-entry 32-bit
 // tables that turn 4 characters into 3 bytes plus an error bit), processed in
-// blocks with no per-byte branches. The *_reference functions are the simple
+// blocks with no per-byte branches. Encoding has SIMD paths in front of the
+// scalar one: WebAssembly SIMD128 in the WASM build (-msimd128), and AVX2 on
+// x86-64 when the CPU has it (checked once at run time); the scalar code
+// finishes what they leave (the last < 28 bytes) and runs everywhere else. The *_reference functions are the simple
 // bit-by-bit versions the tests and fuzzers compare the fast paths with.
 // Everything here is pure: no I/O, no allocation beyond the returned string,
 // no mutable state.

@@ -567,15 +567,49 @@ Result<std::string> frame_type(const Value& value) {
   return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
-// Nesting depth check without recursion, ignoring brackets inside strings.
-bool depth_within(std::string_view text, int max_depth, size_t* where) {
+int hex4(std::string_view text, size_t at) {
+  if (at + 4 > text.size()) return -1;
+  int v = 0;
+  for (size_t k = at; k < at + 4; ++k) {
+    const char c = text[k];
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+// What RapidJSON 1.1.0 lets through and parse_json_frame must not: the
+// nesting depth (checked without recursion, ignoring brackets inside
+// strings), and a `\uDC00`-`\uDFFF` escape that does not follow a high
+// surrogate escape. RapidJSON refuses a lone HIGH surrogate but decodes a lone
+// LOW one into the bytes ED B0 80.., which are not UTF-8: stored and echoed
+// back, they would make every browser fail the connection (1007) on replay
+// (found by tests/fixtures/bad-frames.json). False with `*where` = the offset
+// and `*lone_surrogate` telling which.
+bool depth_within(std::string_view text, int max_depth, size_t* where, bool* lone_surrogate) {
   int depth = 0;
   bool in_string = false;
+  size_t after_high = std::string_view::npos;  // offset just past a high surrogate escape
+  *lone_surrogate = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\') {
+        if (i + 1 < text.size() && text[i + 1] == 'u') {
+          const int unit = hex4(text, i + 2);
+          if (unit >= 0xDC00 && unit <= 0xDFFF && after_high != i) {
+            *where = i;
+            *lone_surrogate = true;
+            return false;
+          }
+          after_high = unit >= 0xD800 && unit <= 0xDBFF ? i + 6 : std::string_view::npos;
+          if (unit >= 0) i += 4;
+        }
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
@@ -879,7 +913,12 @@ Result<bool> parse_json_frame(std::string_view text, const Limits& limits, rapid
                                            std::to_string(limits.max_frame_bytes) + "-byte limit");
   }
   size_t where = 0;
-  if (!depth_within(text, limits.max_json_depth, &where)) {
+  bool lone_surrogate = false;
+  if (!depth_within(text, limits.max_json_depth, &where, &lone_surrogate)) {
+    if (lone_surrogate) {
+      return Error(ErrorCode::bad_json, "invalid JSON at offset " + std::to_string(where) +
+                                            ": a low surrogate escape without a high surrogate before it");
+    }
     return Error(ErrorCode::bad_json, "JSON nested deeper than " + std::to_string(limits.max_json_depth) +
                                           " levels at offset " + std::to_string(where));
   }

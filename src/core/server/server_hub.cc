@@ -469,10 +469,25 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   bool recovered = true;
   std::vector<store::EventRecord> replay;
   if (resumed) {
-    auto r = store_.events_after(conversation_id, f.last_seq.value_or(0), now, retention());
+    const int64_t last_seq = f.last_seq.value_or(0);
+    // Tool calls of running turns that the client already had (seq <=
+    // lastSeq) but never answered: the answer may have been lost with the old
+    // socket, so they are sent again first, in seq order (PROTOCOL.md: an
+    // unanswered tool_call is replayed on resume; the client answers a repeat
+    // from its stored result without running the tool again).
+    for (const auto& [turn_id, turn] : turns_) {
+      if (turn.conversation_id != conversation_id || turn.cancelled) continue;
+      for (const auto& tool_call_id : turn.pending_tools) {
+        auto ev = store_.find_event(conversation_id, "tool_call", tool_call_id);
+        if (ev && *ev && (*ev)->seq <= last_seq) replay.push_back(std::move(**ev));
+      }
+    }
+    std::sort(replay.begin(), replay.end(),
+              [](const store::EventRecord& a, const store::EventRecord& b) { return a.seq < b.seq; });
+    auto r = store_.events_after(conversation_id, last_seq, now, retention());
     if (r) {
       recovered = r->recovered;
-      replay = std::move(r->events);
+      for (auto& e : r->events) replay.push_back(std::move(e));
     } else {
       recovered = false;
     }

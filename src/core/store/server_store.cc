@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <climits>
 #include <map>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "core/protocol/codec.h"
 #include "core/protocol/limits.h"
@@ -240,13 +243,50 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const std::string& path, 
     return e;
   }
   std::unique_ptr<ServerStore> store(new ServerStore(db, options));
+  store->path_ = path;
   if (path != ":memory:" && !path.empty()) {
     CW_TRY(store->exec("PRAGMA journal_mode=WAL"));
     CW_TRY(store->exec("PRAGMA synchronous=NORMAL"));
+    // A turn touches ~10 index and table pages; a group of turns (begin_group)
+    // many more. With SQLite's default 2 MB cache they spill to the WAL in the
+    // middle of the transaction and are read back: 32 MB keeps them in memory.
+    CW_TRY(store->exec("PRAGMA cache_size=-32768"));
+    CW_TRY(store->exec("PRAGMA temp_store=MEMORY"));  // savepoint journals of batches inside a group
+    if (options.external_checkpoint) {
+      // Replaces SQLite's automatic checkpoint hook: record the WAL size only.
+      sqlite3_wal_hook(
+          db,
+          [](void* self, sqlite3*, const char*, int pages) {
+            static_cast<ServerStore*>(self)->wal_pages_ = pages;
+            return SQLITE_OK;
+          },
+          store.get());
+    }
   }
   sqlite3_busy_timeout(db, 5000);
   CW_TRY(store->migrate());
   return store;
+}
+
+Result<bool> ServerStore::checkpoint_file(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    Error e(ErrorCode::internal, "store: checkpoint: cannot open '" + path + "': " +
+                                     (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return e;
+  }
+  sqlite3_busy_timeout(db, 5000);
+  int dbg_log = -1, dbg_ck = -1;
+  auto dbg_t0 = std::chrono::steady_clock::now();
+  const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &dbg_log, &dbg_ck);
+  if (getenv("CW_DEBUG")) fprintf(stderr, "worker rc=%d log=%d ckpt=%d %lld us\n", rc, dbg_log, dbg_ck, (long long)std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - dbg_t0).count());
+  Result<bool> out = true;
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    out = Error(ErrorCode::internal, std::string("store: checkpoint: ") + sqlite3_errmsg(db));
+  }
+  sqlite3_close(db);
+  return out;
 }
 
 Result<bool> ServerStore::migrate() {
@@ -271,8 +311,16 @@ Result<bool> ServerStore::migrate() {
 
 // ------------------------------------------------------------------ batches
 
+Result<bool> ServerStore::run(const char* sql) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  Stmt s(*st);
+  if (s.step() != SQLITE_DONE) return sqlite_error(sql);
+  return true;
+}
+
 Result<bool> ServerStore::begin() {
-  if (batch_depth_ == 0) CW_TRY(exec("BEGIN IMMEDIATE"));
+  if (batch_depth_ == 0) CW_TRY(run(in_group_ ? "SAVEPOINT cw_batch" : "BEGIN IMMEDIATE"));
   ++batch_depth_;
   return true;
 }
@@ -280,9 +328,14 @@ Result<bool> ServerStore::begin() {
 Result<bool> ServerStore::commit() {
   if (batch_depth_ == 0) return Error(ErrorCode::internal, "store: the batch was rolled back");
   if (--batch_depth_ == 0) {
-    auto r = exec("COMMIT");
+    auto r = run(in_group_ ? "RELEASE cw_batch" : "COMMIT");
     if (!r) {
-      exec("ROLLBACK");
+      if (in_group_) {
+        run("ROLLBACK TO cw_batch");
+        run("RELEASE cw_batch");
+      } else {
+        exec("ROLLBACK");
+      }
       return r;
     }
   }
@@ -292,7 +345,40 @@ Result<bool> ServerStore::commit() {
 void ServerStore::rollback() {
   if (batch_depth_ == 0) return;
   batch_depth_ = 0;
-  exec("ROLLBACK");
+  if (in_group_) {
+    run("ROLLBACK TO cw_batch");
+    run("RELEASE cw_batch");
+  } else {
+    exec("ROLLBACK");
+  }
+}
+
+Result<bool> ServerStore::begin_group() {
+  if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "store: a group cannot start inside a batch");
+  CW_TRY(run("BEGIN IMMEDIATE"));
+  in_group_ = true;
+  return true;
+}
+
+Result<bool> ServerStore::commit_group() {
+  if (!in_group_) return Error(ErrorCode::internal, "store: no group is open");
+  rollback();  // a batch left open is a bug of the caller: it does not get committed half-done
+  in_group_ = false;
+  auto r = run("COMMIT");
+  if (!r) {
+    exec("ROLLBACK");
+    return r;
+  }
+  return true;
+}
+
+Result<bool> ServerStore::checkpoint() {
+  if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "store: checkpoint inside a transaction");
+  int dbg_log = -1, dbg_ck = -1;
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &dbg_log, &dbg_ck);
+  if (getenv("CW_DEBUG")) fprintf(stderr, "tailck rc=%d log=%d ckpt=%d\n", rc, dbg_log, dbg_ck);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sqlite_error("checkpoint");
+  return true;
 }
 
 // ------------------------------------------------------------------ conversations

@@ -59,6 +59,12 @@ struct RetentionPolicy {
 
 struct ServerStoreOptions {
   bool store_image_bytes = false;  // keep image bytes in `images` (off: metadata only)
+  // Files only. Off (default): SQLite checkpoints the WAL inside the commit
+  // that crosses 1000 pages, on the caller's thread (two fsyncs). On: the store
+  // never checkpoints; the owner watches wal_pages() and runs
+  // checkpoint_file(path) elsewhere (the Node addon: a libuv worker thread),
+  // so commits never wait for a disk flush.
+  bool external_checkpoint = false;
 };
 
 struct ConversationRecord {
@@ -144,6 +150,22 @@ class ServerStore {
   Result<bool> commit();
   void rollback();
 
+  // ---- groups (group commit): begin_group()..commit_group() makes everything
+  // in between, batches included, one SQLite transaction, so a burst of turns
+  // costs one commit (one WAL append of each page it touched) instead of two
+  // per turn. Inside a group the outermost begin()..commit() of a batch is a
+  // savepoint: its rollback() undoes that batch only, never the group. The
+  // owner must hold back everything the batches produced (frames, events)
+  // until commit_group() succeeded; when it fails, the whole group is gone.
+  // Not nestable; begin_group() fails inside a batch.
+  Result<bool> begin_group();
+  Result<bool> commit_group();
+  bool in_group() const { return in_group_; }
+  // PASSIVE checkpoint through this connection (outside batches and groups):
+  // after checkpoint_file() on another thread copied the bulk of the WAL, this
+  // copies the rest so the next commit starts the WAL over from its beginning.
+  Result<bool> checkpoint();
+
   // ---- conversations
   // Creates a conversation with last_seq 0.
   Result<bool> create_conversation(std::string_view id, std::string_view client_id,
@@ -217,6 +239,18 @@ class ServerStore {
   // True when put_user_message keeps image bytes (ServerStoreOptions).
   bool stores_image_bytes() const { return options_.store_image_bytes; }
 
+  // ---- checkpoints (ServerStoreOptions::external_checkpoint)
+  // Frames in the WAL after the last commit (0 for :memory: or without
+  // external_checkpoint). Call after a batch of work to decide on a checkpoint.
+  int64_t wal_pages() const { return wal_pages_; }
+  // The database path given to open().
+  const std::string& path() const { return path_; }
+  // Copies the WAL of the database file at `path` into it (a PASSIVE
+  // checkpoint: never blocks the writer) through a connection of its own,
+  // opened and closed here. Safe to call from another thread while the store
+  // is in use; not on the same file from two threads at once.
+  static Result<bool> checkpoint_file(const std::string& path);
+
   // ---- components
   Result<bool> put_component(std::string_view conversation_id, std::string_view component_id,
                              std::string_view reply_to, std::string_view kind, int64_t now);
@@ -226,6 +260,7 @@ class ServerStore {
   class Stmt;
   ServerStore(sqlite3* db, ServerStoreOptions options);
   Result<bool> exec(const char* sql);
+  Result<bool> run(const char* sql);  // a cached statement without results (BEGIN, COMMIT, SAVEPOINT...)
   Result<bool> migrate();
   Result<sqlite3_stmt*> prepare(const char* sql);
   Error sqlite_error(const char* what) const;
@@ -234,8 +269,11 @@ class ServerStore {
 
   sqlite3* db_;
   ServerStoreOptions options_;
+  std::string path_;
+  int64_t wal_pages_ = 0;
   int batch_depth_ = 0;
   bool batch_failed_ = false;
+  bool in_group_ = false;
   std::unordered_map<const char*, sqlite3_stmt*> statements_;  // keyed by SQL literal
 };
 
