@@ -59,7 +59,12 @@ const page = http.createServer((req, res) => {
     res.end('not found');
     return;
   }
-  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' });
+  const headers = { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream' };
+  // Vite's content-hashed assets never change: browsers keep them (and their
+  // compiled JS/WASM code) across reloads.
+  if (built && url.pathname.startsWith('/assets/')) headers['cache-control'] = 'public, max-age=31536000, immutable';
+  else headers['cache-control'] = 'no-cache';
+  res.writeHead(200, headers);
   fs.createReadStream(file).pipe(res);
 });
 const pagePort = await listen(page, Number(process.env.WIDGET_PORT ?? 5173)).catch(() => listen(page, 0));

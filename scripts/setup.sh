@@ -16,6 +16,7 @@ PACKAGES=(
   clang libclang-rt-14-dev                              # libFuzzer and sanitizers
   emscripten                                            # WebAssembly build
   chromium                                              # browser tests (tests/e2e)
+  python3-matplotlib                                    # bench/plot.py (npm run bench)
 )
 command -v node >/dev/null || PACKAGES+=(nodejs npm)
 
