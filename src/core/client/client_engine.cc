@@ -236,69 +236,16 @@ void put_raw(Writer& w, const char* key, const std::string& json) {
 
 std::string text_of(rapidjson::StringBuffer& buf) { return std::string(buf.GetString(), buf.GetSize()); }
 
-void write_strings(Writer& w, const char* key, const std::vector<std::string>& v) {
-  w.Key(key);
-  w.StartArray();
-  for (const auto& s : v) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  w.EndArray();
-}
-
-void write_analysis(Writer& w, const protocol::ImageAnalysis& a) {
-  w.StartObject();
-  put(w, "imageId", a.image_id);
-  put(w, "description", a.description);
-  put(w, "category", a.category);
-  put(w, "condition", a.condition);
-  write_strings(w, "features", a.features);
-  write_strings(w, "recommendations", a.recommendations);
-  w.EndObject();
-}
-
-std::string analysis_json(const protocol::ImageAnalysis& a) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  write_analysis(w, a);
-  return text_of(buf);
-}
+// The shared sub-objects are written by the codec (one writer for frames,
+// events and the store).
+std::string analysis_json(const protocol::ImageAnalysis& a) { return protocol::to_json_text(a); }
 
 std::string analysis_list_json(const std::optional<std::vector<protocol::ImageAnalysis>>& list) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartArray();
-  if (list) {
-    for (const auto& a : *list) write_analysis(w, a);
-  }
-  w.EndArray();
-  return text_of(buf);
+  return list ? protocol::to_json_text(*list) : "[]";
 }
 
 std::string citations_json(const std::optional<std::vector<protocol::Citation>>& list) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartArray();
-  if (list) {
-    for (const auto& c : *list) {
-      w.StartObject();
-      put(w, "documentId", c.document_id);
-      put(w, "chunkId", c.chunk_id);
-      put(w, "filename", c.filename);
-      if (c.page_start) {
-        w.Key("pageStart");
-        w.Int64(*c.page_start);
-      }
-      if (c.page_end) {
-        w.Key("pageEnd");
-        w.Int64(*c.page_end);
-      }
-      if (c.score) {
-        w.Key("score");
-        w.Double(*c.score);
-      }
-      w.EndObject();
-    }
-  }
-  w.EndArray();
-  return text_of(buf);
+  return list ? protocol::to_json_text(*list) : "[]";
 }
 
 // Replaces a leading "image " of a media error with the image's label, so a

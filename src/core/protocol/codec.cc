@@ -656,28 +656,32 @@ void begin(Writer& w, const char* type) {
   put(w, "type", std::string(type));
 }
 
-void put_analysis(Writer& w, const std::optional<std::vector<ImageAnalysis>>& list) {
-  if (!list) return;
-  w.Key("imageAnalysis");
+void write_analysis(Writer& w, const ImageAnalysis& a) {
+  w.StartObject();
+  put(w, "imageId", a.image_id);
+  put(w, "description", a.description);
+  put(w, "category", a.category);
+  put(w, "condition", a.condition);
+  put_strings(w, "features", a.features);
+  put_strings(w, "recommendations", a.recommendations);
+  w.EndObject();
+}
+
+void write_analysis_list(Writer& w, const std::vector<ImageAnalysis>& list) {
   w.StartArray();
-  for (const auto& a : *list) {
-    w.StartObject();
-    put(w, "imageId", a.image_id);
-    put(w, "description", a.description);
-    put(w, "category", a.category);
-    put(w, "condition", a.condition);
-    put_strings(w, "features", a.features);
-    put_strings(w, "recommendations", a.recommendations);
-    w.EndObject();
-  }
+  for (const auto& a : list) write_analysis(w, a);
   w.EndArray();
 }
 
-void put_citations(Writer& w, const std::optional<std::vector<Citation>>& list) {
+void put_analysis(Writer& w, const std::optional<std::vector<ImageAnalysis>>& list) {
   if (!list) return;
-  w.Key("citations");
+  w.Key("imageAnalysis");
+  write_analysis_list(w, *list);
+}
+
+void write_citations(Writer& w, const std::vector<Citation>& list) {
   w.StartArray();
-  for (const auto& c : *list) {
+  for (const auto& c : list) {
     w.StartObject();
     put(w, "documentId", c.document_id);
     put(w, "chunkId", c.chunk_id);
@@ -691,6 +695,20 @@ void put_citations(Writer& w, const std::optional<std::vector<Citation>>& list) 
     w.EndObject();
   }
   w.EndArray();
+}
+
+void put_citations(Writer& w, const std::optional<std::vector<Citation>>& list) {
+  if (!list) return;
+  w.Key("citations");
+  write_citations(w, *list);
+}
+
+template <class T, class Fn>
+std::string write_text(const T& value, Fn fn) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  fn(w, value);
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 struct ClientWriter {
@@ -965,6 +983,10 @@ std::string encode(const ServerFrame& frame) { return write_frame<ServerFrame, S
 
 void to_json(const ClientFrame& frame, rapidjson::Document& out) { out.Parse(encode(frame).c_str()); }
 void to_json(const ServerFrame& frame, rapidjson::Document& out) { out.Parse(encode(frame).c_str()); }
+
+std::string to_json_text(const ImageAnalysis& analysis) { return write_text(analysis, write_analysis); }
+std::string to_json_text(const std::vector<ImageAnalysis>& list) { return write_text(list, write_analysis_list); }
+std::string to_json_text(const std::vector<Citation>& list) { return write_text(list, write_citations); }
 
 std::string to_json_text(const rapidjson::Value& value) {
   rapidjson::StringBuffer buf;

@@ -55,6 +55,12 @@ Result<bool> parse_json_frame(std::string_view text, const Limits& limits, rapid
 // Compact serialization of any JSON value.
 std::string to_json_text(const rapidjson::Value& value);
 
+// The wire JSON of the sub-objects that frames, client events and the client
+// store all carry, written by the same code that writes frames.
+std::string to_json_text(const ImageAnalysis& analysis);
+std::string to_json_text(const std::vector<ImageAnalysis>& list);
+std::string to_json_text(const std::vector<Citation>& list);
+
 }  // namespace chatwire::protocol
 
 #endif  // CHATWIRE_CORE_PROTOCOL_CODEC_H_
