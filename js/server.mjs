@@ -278,7 +278,8 @@ export function createServerClass(addon, fullLimits) {
           }
         }
       } finally {
-        this.#settleTools(turn, new ChatError('internal', 'the turn ended'));
+        // (an Error captures a stack trace: only made when a tool call is still pending)
+        if (turn.tools.size) this.#settleTools(turn, new ChatError('internal', 'the turn ended'));
         this.#turns.delete(turn.id);
       }
     }

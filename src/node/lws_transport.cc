@@ -32,6 +32,14 @@
 //   callback, in the two phases described in the header, with two lws 4.1
 //   bugs worked around (see ws_start_close and park_if_closed).
 // - UTF-8 is validated here, not by lws (see Utf8Check).
+// - The server accepts connections itself (ServerImpl::on_listen_readable) and
+//   hands them to lws (lws_adopt_socket_vhost), at most kMaxHandshaking
+//   sockets between accept and upgrade at a time. lws 4.1 keeps every pending
+//   timeout in one sorted linked list that each adoption walks from the head,
+//   and its own listener accepts the whole backlog in one go: a reconnect
+//   storm of 10k sockets spent 94% of the CPU in lws_dll2_add_sorted and
+//   took 35+ s to upgrade them (perf). Capped, each insert walks <= 256 nodes
+//   and the rest wait in the kernel's accept queue.
 
 #include "lws_transport.h"
 
@@ -44,21 +52,29 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 namespace chatwire::node {
 namespace {
 
-constexpr size_t kRxChunkBytes = 16 * 1024;      // lws ws rx buffer per connection
+constexpr size_t kRxChunkBytes = 16 * 1024;      // lws ws rx buffer per connection (client)
+// lws allocates this rx buffer for every server WebSocket; a frame larger
+// than it arrives in several RECEIVE callbacks (ws_receive assembles them).
+// 1 KiB holds a chat message or a ping; at 16 KiB it was 40% of an idle
+// connection's memory (massif, 2000 connections).
+constexpr size_t kServerRxChunkBytes = 1024;
 constexpr size_t kServBufBytes = 32 * 1024;      // lws per-thread read buffer
 constexpr size_t kHttpWriteChunk = 64 * 1024;    // HTTP body bytes per writable
 constexpr int kHttpResponseTimeoutS = 120;       // async responder must answer by then
@@ -67,6 +83,8 @@ constexpr uint64_t kClientShutdownGraceMs = 500;
 constexpr uint64_t kClientConnectTimeoutMs = 10000;  // TCP connect + upgrade
 constexpr int kClientLwsTimeoutS = 30;  // lws's own timeouts: backstops only
 constexpr uint64_t kDestroyPollMs = 1;
+constexpr size_t kMaxHandshaking = 256;  // accepted sockets not yet upgraded (or HTTP)
+constexpr int kAcceptBatch = 64;         // accepts per readable event of the listener
 constexpr uint64_t kDestroyGiveUpMs = 10000;
 
 // ---------------------------------------------------------------------------
@@ -466,7 +484,7 @@ struct Utf8Check {
 // What both ends do with a WebSocket connection: outgoing queue, reassembly,
 // close bookkeeping.
 struct WsState {
-  std::deque<std::string> outq;  // each with LWS_PRE headroom
+  std::list<std::string> outq;  // each with LWS_PRE headroom (a list: empty costs nothing; a deque allocates 512 B)
   std::string rx;
   Utf8Check utf8;
   bool close_requested = false;  // close() called: send queue, then close frame
@@ -617,6 +635,15 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   std::vector<std::function<void()>> done_list;
   Timer* grace_timer = nullptr;
   std::shared_ptr<ServerImpl> self;  // alive while lws may call us
+  // Our own listener (see the top of this file).
+  int listen_fd = -1;
+  uv_poll_t* listen_poll = nullptr;
+  bool accepting = false;
+  std::unordered_set<lws*> handshaking;  // adopted, neither upgraded nor serving HTTP yet
+  std::string open_listener();
+  void on_listen_readable();
+  void handshake_done(lws* wsi);
+  void close_listener();
 
   static int callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len);
   int on_callback(lws* wsi, lws_callback_reasons reason, void* in, size_t len);
@@ -684,7 +711,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
 
 namespace {
 const lws_protocols kServerProtocols[] = {
-    {"chatwire", &ServerImpl::callback, 0, kRxChunkBytes, 0, nullptr, 0},
+    {"chatwire", &ServerImpl::callback, 0, kServerRxChunkBytes, 0, nullptr, 0},
     {nullptr, nullptr, 0, 0, 0, nullptr, 0},
 };
 
@@ -759,12 +786,19 @@ std::string ServerImpl::listen(uv_loop_t* l, WsServer::Options o, WsServer::Call
   // An IPv4 host binds an AF_INET socket, so peers read "1.2.3.4", not "::ffff:1.2.3.4".
   if (!opts.host.empty() && opts.host.find(':') == std::string::npos)
     vinfo.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-  vinfo.port = opts.port;
-  vinfo.iface = opts.host.empty() ? nullptr : opts.host.c_str();
+  vinfo.port = CONTEXT_PORT_NO_LISTEN_SERVER;  // we listen and adopt (on_listen_readable)
   vinfo.protocols = kServerProtocols;
   vinfo.vhost_name = "chatwire";
   vinfo.server_string = "chatwire";
   vinfo.keepalive_timeout = 5;
+  // No lws "validity" timer per connection: the hub already closes silent
+  // sockets (4008), and lws keeps these timers in one sorted linked list that
+  // every accept and every received frame re-inserts into by walking it from
+  // the head, O(connections) each (perf, 10k connections: 73-94% of the
+  // server's CPU in lws_dll2_add_sorted). secs_since_valid_hangup = 0 turns
+  // the timer off (lws 4.1 _lws_validity_confirmed_role returns early).
+  static const lws_retry_bo_t kNoValidityTimer = {nullptr, 0, 0, 0, 0, 0};
+  vinfo.retry_and_idle_policy = &kNoValidityTimer;
   vhost = lws_create_vhost(ctx, &vinfo);
   if (!vhost) {
     std::string err = bind_error(opts.host, opts.port);
@@ -773,9 +807,109 @@ std::string ServerImpl::listen(uv_loop_t* l, WsServer::Options o, WsServer::Call
     destroy_context_async(loop, lws_ctx, &gate, self, [this] { finish(); });
     return err;
   }
-  bound_port = lws_get_vhost_listen_port(vhost);
+  if (std::string err = open_listener(); !err.empty()) {
+    state = State::kDestroying;
+    detached = true;
+    destroy_context_async(loop, lws_ctx, &gate, self, [this] { finish(); });
+    return err;
+  }
   state = State::kListening;
   return std::string();
+}
+
+std::string ServerImpl::open_listener() {
+  const std::string& host = opts.host;
+  const bool v6 = host.empty() || host.find(':') != std::string::npos;  // "" = every interface, dual stack
+  int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return bind_error(host, opts.port);
+  int one = 1, zero = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  int rc;
+  if (v6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(static_cast<uint16_t>(opts.port));
+    a.sin6_addr = in6addr_any;
+    rc = host.empty() || inet_pton(AF_INET6, host.c_str(), &a.sin6_addr) == 1
+             ? bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))
+             : -1;
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(opts.port));
+    rc = inet_pton(AF_INET, host.c_str(), &a.sin_addr) == 1 ? bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))
+                                                             : -1;
+  }
+  if (rc != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    ::close(fd);
+    return bind_error(host, opts.port);
+  }
+  sockaddr_storage bound{};
+  socklen_t bl = sizeof(bound);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bl);
+  bound_port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                                 : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  listen_fd = fd;
+  listen_poll = new uv_poll_t;
+  uv_poll_init(loop, listen_poll, fd);
+  listen_poll->data = this;
+  uv_poll_start(listen_poll, UV_READABLE, [](uv_poll_t* h, int, int) {
+    if (h->data) static_cast<ServerImpl*>(h->data)->on_listen_readable();
+  });
+  accepting = true;
+  return std::string();
+}
+
+void ServerImpl::on_listen_readable() {
+  for (int i = 0; i < kAcceptBatch && listen_fd >= 0; ++i) {
+    if (handshaking.size() >= kMaxHandshaking) {
+      uv_poll_stop(listen_poll);  // the rest waits in the kernel's accept queue
+      accepting = false;
+      return;
+    }
+    int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        uv_poll_stop(listen_poll);  // out of descriptors: resume when a socket goes away
+        accepting = false;
+      }
+      return;  // EAGAIN: drained
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    lws* wsi = lws_adopt_socket_vhost(vhost, fd);  // closes fd when it fails
+    if (wsi) handshaking.insert(wsi);
+  }
+}
+
+// Every upgrade, HTTP request and destroyed wsi: one fewer socket in its
+// handshake, or one descriptor more.
+void ServerImpl::handshake_done(lws* wsi) {
+  handshaking.erase(wsi);
+  if (!accepting && listen_poll && handshaking.size() <= kMaxHandshaking / 2) {
+    uv_poll_start(listen_poll, UV_READABLE, [](uv_poll_t* h, int, int) {
+      if (h->data) static_cast<ServerImpl*>(h->data)->on_listen_readable();
+    });
+    accepting = true;
+  }
+}
+
+void ServerImpl::close_listener() {
+  if (!listen_poll) return;
+  uv_poll_stop(listen_poll);
+  auto* fd = new int(listen_fd);
+  uv_handle_set_data(reinterpret_cast<uv_handle_t*>(listen_poll), fd);
+  uv_close(reinterpret_cast<uv_handle_t*>(listen_poll), [](uv_handle_t* h) {
+    auto* f = static_cast<int*>(uv_handle_get_data(h));
+    ::close(*f);
+    delete f;
+    delete reinterpret_cast<uv_poll_t*>(h);
+  });
+  listen_poll = nullptr;
+  listen_fd = -1;
+  accepting = false;
+  handshaking.clear();
 }
 
 bool ServerImpl::send(uint64_t id, std::string text) {
@@ -835,6 +969,7 @@ void ServerImpl::shutdown(std::function<void()> done) {
 void ServerImpl::begin_destroy() {
   if (state != State::kShuttingDown) return;
   state = State::kDestroying;
+  close_listener();
   if (grace_timer) {
     grace_timer->close();
     grace_timer = nullptr;
@@ -1091,6 +1226,7 @@ int ServerImpl::on_callback(lws* wsi, lws_callback_reasons reason, void* in, siz
       return handle_confirm_upgrade(wsi, static_cast<const char*>(in));
 
     case LWS_CALLBACK_ESTABLISHED: {
+      handshake_done(wsi);
       Session* s = ensure_session(wsi);
       s->is_ws = true;
       if (state != State::kListening) {  // upgraded just as shutdown began
@@ -1147,6 +1283,7 @@ int ServerImpl::on_callback(lws* wsi, lws_callback_reasons reason, void* in, siz
     }
 
     case LWS_CALLBACK_HTTP:
+      handshake_done(wsi);
       return handle_http(wsi, static_cast<const char*>(in));
 
     case LWS_CALLBACK_HTTP_BODY: {
@@ -1180,6 +1317,7 @@ int ServerImpl::on_callback(lws* wsi, lws_callback_reasons reason, void* in, siz
     }
 
     case LWS_CALLBACK_WSI_DESTROY: {
+      handshake_done(wsi);
       Session* s = session_of(wsi);
       if (!s) return 0;
       lws_set_opaque_user_data(wsi, nullptr);

@@ -21,7 +21,8 @@ RateLimiter::Verdict RateLimiter::take(int64_t now) {
   }
   v.allowed = false;
   v.retry_after_ms = std::max<int64_t>(1, static_cast<int64_t>(std::ceil((1.0 - tokens_) * 1000.0 / rate_)));
-  while (!refused_.empty() && refused_.front() <= now - 1000) refused_.pop_front();
+  refused_.erase(refused_.begin(), std::find_if(refused_.begin(), refused_.end(),
+                                               [now](int64_t t) { return t > now - 1000; }));
   refused_.push_back(now);
   const double threshold = std::ceil(3.0 * rate_);
   v.flood = static_cast<double>(refused_.size()) >= threshold;

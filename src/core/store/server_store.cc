@@ -5,9 +5,6 @@
 #include <algorithm>
 #include <climits>
 #include <map>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 
 #include "core/protocol/codec.h"
 #include "core/protocol/limits.h"
@@ -268,7 +265,7 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const std::string& path, 
   return store;
 }
 
-Result<bool> ServerStore::checkpoint_file(const std::string& path) {
+Result<int64_t> ServerStore::checkpoint_file(const std::string& path) {
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
     Error e(ErrorCode::internal, "store: checkpoint: cannot open '" + path + "': " +
@@ -277,11 +274,12 @@ Result<bool> ServerStore::checkpoint_file(const std::string& path) {
     return e;
   }
   sqlite3_busy_timeout(db, 5000);
-  int dbg_log = -1, dbg_ck = -1;
-  auto dbg_t0 = std::chrono::steady_clock::now();
-  const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &dbg_log, &dbg_ck);
-  if (getenv("CW_DEBUG")) fprintf(stderr, "worker rc=%d log=%d ckpt=%d %lld us\n", rc, dbg_log, dbg_ck, (long long)std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - dbg_t0).count());
-  Result<bool> out = true;
+  // A new connection learns the file is in WAL mode on its first read;
+  // before that, a checkpoint is a silent no-op.
+  sqlite3_exec(db, "PRAGMA schema_version", nullptr, nullptr, nullptr);
+  int frames = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &frames, nullptr);
+  Result<int64_t> out = int64_t{frames};
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
     out = Error(ErrorCode::internal, std::string("store: checkpoint: ") + sqlite3_errmsg(db));
   }
@@ -374,9 +372,7 @@ Result<bool> ServerStore::commit_group() {
 
 Result<bool> ServerStore::checkpoint() {
   if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "store: checkpoint inside a transaction");
-  int dbg_log = -1, dbg_ck = -1;
-  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &dbg_log, &dbg_ck);
-  if (getenv("CW_DEBUG")) fprintf(stderr, "tailck rc=%d log=%d ckpt=%d\n", rc, dbg_log, dbg_ck);
+  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sqlite_error("checkpoint");
   return true;
 }

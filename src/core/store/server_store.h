@@ -247,9 +247,10 @@ class ServerStore {
   const std::string& path() const { return path_; }
   // Copies the WAL of the database file at `path` into it (a PASSIVE
   // checkpoint: never blocks the writer) through a connection of its own,
-  // opened and closed here. Safe to call from another thread while the store
-  // is in use; not on the same file from two threads at once.
-  static Result<bool> checkpoint_file(const std::string& path);
+  // opened and closed here; returns the frames the WAL held. Safe to call
+  // from another thread while the store is in use; not on the same file from
+  // two threads at once.
+  static Result<int64_t> checkpoint_file(const std::string& path);
 
   // ---- components
   Result<bool> put_component(std::string_view conversation_id, std::string_view component_id,

@@ -1,0 +1,221 @@
+// Regression tests for what the fuzzers (tests/fuzz), the sanitizer builds, the
+// bad-input corpus and the chaos run (tests/chaos) found. One test per bug,
+// named after it; each failed before its fix. Where a whole deployment is
+// needed, a ClientEngine and a ServerHub are wired back to back in memory with
+// a fake clock (a real deployment minus the sockets).
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/client/client_engine.h"
+#include "core/protocol/codec.h"
+#include "core/server/server_hub.h"
+
+namespace chatwire::regressions {
+namespace {
+
+constexpr int64_t kT0 = 1795000000000;
+
+class SeqEntropy : public Entropy {
+ public:
+  explicit SeqEntropy(uint64_t seed) : state_(seed) {}
+  void fill(uint8_t* out, size_t n) override {
+    for (size_t i = 0; i < n; ++i) {
+      state_ = state_ * 6364136223846793005ull + 1442695040888963407ull;
+      out[i] = static_cast<uint8_t>(state_ >> 56);
+    }
+  }
+
+ private:
+  uint64_t state_;
+};
+
+rapidjson::Document parse(const std::string& text) {
+  rapidjson::Document d;
+  d.Parse(text.c_str(), text.size());
+  return d;
+}
+
+std::string str(const rapidjson::Value& v, const char* key) {
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+// One client engine and one server hub joined by an in-memory "socket".
+class Wire {
+ public:
+  Wire() : client_entropy_(7), server_entropy_(9) {
+    server_store_ = std::move(*store::ServerStore::open(":memory:"));
+    hub_ = std::make_unique<server::ServerHub>(server::HubConfig{}, *server_store_, server_entropy_);
+    client_store_ = std::move(*store::ClientStore::open(":memory:"));
+    client::ClientConfig config;
+    config.url = "ws://test/ws/chat";
+    config.reconnect.delays_ms = {50};
+    config.reconnect.min_delay_ms = 50;
+    engine_ = std::move(*client::ClientEngine::create(config, *client_store_, client_entropy_, now));
+  }
+
+  // Moves everything both sides want to say until both are quiet.
+  void pump() {
+    for (bool busy = true; busy;) {
+      busy = false;
+      while (auto a = engine_->poll_action()) {
+        busy = true;
+        using Kind = client::ClientEngine::Action::Kind;
+        if (a->kind == Kind::open) {
+          conn_ = ++next_conn_;
+          hub_->handle_open(now, conn_, "", "127.0.0.1");
+          engine_->handle_open(now);
+        } else if (a->kind == Kind::transmit && conn_) {
+          hub_->handle_frame(now, conn_, a->text);
+        } else if (a->kind == Kind::close && conn_) {
+          hub_->handle_close(now, conn_, a->code);
+          conn_ = 0;
+        }
+      }
+      while (auto t = hub_->poll_transmit()) {
+        busy = true;
+        if (t->conn == conn_) engine_->handle_frame(now, t->text);
+      }
+      while (auto c = hub_->poll_close()) {
+        busy = true;
+        hub_->handle_close(now, c->conn, c->code);
+        if (c->conn == conn_) {
+          conn_ = 0;
+          engine_->handle_close(now, c->code, 0);
+        }
+      }
+      while (auto e = hub_->poll_event()) {
+        busy = true;
+        auto d = parse(*e);
+        if (str(d, "type") == "message") turns.push_back(str(d, "turnId"));
+      }
+      while (engine_->poll_event()) {
+      }
+    }
+  }
+
+  // A field of the engine's user message `id` (or of the reply to it).
+  std::optional<std::string> field(const std::string& id, const char* key, bool reply = false) {
+    auto d = parse(engine_->messages_json());
+    for (const auto& m : d.GetArray()) {
+      if ((reply ? str(m, "replyTo") : str(m, "id")) == id) return str(m, key);
+    }
+    return std::nullopt;
+  }
+  size_t count(const std::string& reply_to) {
+    auto d = parse(engine_->messages_json());
+    size_t n = 0;
+    for (const auto& m : d.GetArray()) n += str(m, "replyTo") == reply_to;
+    return n;
+  }
+
+  client::ClientEngine& engine() { return *engine_; }
+  server::ServerHub& hub() { return *hub_; }
+
+  int64_t now = kT0;
+  std::vector<std::string> turns;
+
+ private:
+  SeqEntropy client_entropy_;
+  SeqEntropy server_entropy_;
+  std::unique_ptr<store::ServerStore> server_store_;
+  std::unique_ptr<server::ServerHub> hub_;
+  std::unique_ptr<store::ClientStore> client_store_;
+  std::unique_ptr<client::ClientEngine> engine_;
+  server::ConnId conn_ = 0;
+  server::ConnId next_conn_ = 0;
+};
+
+// Chaos run: a message whose turn failed AFTER its reply had started (a
+// thinking step was shown, then the handler failed) was retried by the user;
+// the server processed the retry and sent a new thinking step and the
+// response, but the client dropped both as events of a "finished" (failed)
+// reply, so the message stayed `received` and its reply never appeared.
+TEST(Regression, RetriedMessageWhoseReplyHadFailedShowsTheNewReply) {
+  Wire w;
+  w.engine().connect(w.now);
+  w.pump();
+  auto id = w.engine().send(w.now, R"({"content":"hello"})", {});
+  ASSERT_TRUE(id.ok());
+  w.pump();
+  ASSERT_EQ(w.turns.size(), 1u);
+  ASSERT_TRUE(w.hub().thinking(w.now, w.turns[0], "Analyzing your request...").ok());
+  ASSERT_TRUE(w.hub().fail(w.now, w.turns[0], ErrorCode::internal, "the assistant failed").ok());
+  w.pump();
+  EXPECT_EQ(w.field(*id, "status"), "failed");
+  EXPECT_EQ(w.field(*id, "status", true), "failed");
+
+  ASSERT_TRUE(w.engine().retry(w.now, *id).ok());
+  w.pump();
+  ASSERT_EQ(w.turns.size(), 2u) << "the retry is processed again";
+  ASSERT_TRUE(w.hub().thinking(w.now, w.turns[1], "Trying again...").ok());
+  ASSERT_TRUE(w.hub().delta(w.now, w.turns[1], "hi ").ok());
+  ASSERT_TRUE(w.hub().respond(w.now, w.turns[1], R"({"content":"hi there"})").ok());
+  w.pump();
+
+  EXPECT_EQ(w.field(*id, "status"), "processed");
+  EXPECT_EQ(w.field(*id, "status", true), "complete");
+  EXPECT_EQ(w.field(*id, "content", true), "hi there");
+  EXPECT_EQ(w.count(*id), 1u) << "one reply, not the failed one plus a new one";
+}
+
+// Same, when the failed attempt had already streamed under its server reply
+// id: the reopened reply takes the new run's id and text.
+TEST(Regression, RetriedMessageWhoseStreamedReplyHadFailedShowsTheNewReply) {
+  Wire w;
+  w.engine().connect(w.now);
+  w.pump();
+  auto id = w.engine().send(w.now, R"({"content":"hello"})", {});
+  ASSERT_TRUE(id.ok());
+  w.pump();
+  ASSERT_TRUE(w.hub().delta(w.now, w.turns[0], "partial").ok());
+  ASSERT_TRUE(w.hub().fail(w.now, w.turns[0], ErrorCode::internal, "the assistant failed").ok());
+  w.pump();
+  ASSERT_EQ(w.field(*id, "status", true), "failed");
+  const std::string old_reply_id = *w.field(*id, "id", true);
+
+  ASSERT_TRUE(w.engine().retry(w.now, *id).ok());
+  w.pump();
+  ASSERT_EQ(w.turns.size(), 2u);
+  ASSERT_TRUE(w.hub().delta(w.now, w.turns[1], "whole ").ok());
+  ASSERT_TRUE(w.hub().delta(w.now, w.turns[1], "answer").ok());
+  w.pump();
+  EXPECT_EQ(w.field(*id, "content", true), "whole answer") << "deltas of the new run count from index 0";
+  ASSERT_TRUE(w.hub().respond(w.now, w.turns[1], "{}").ok());
+  w.pump();
+  EXPECT_EQ(w.field(*id, "status"), "processed");
+  EXPECT_EQ(w.field(*id, "content", true), "whole answer");
+  EXPECT_NE(w.field(*id, "id", true), old_reply_id);
+  EXPECT_EQ(w.count(*id), 1u);
+}
+
+// Bad-input corpus: RapidJSON 1.1.0 refuses a lone HIGH surrogate escape but
+// decodes a lone LOW one (or a low one before a high one) into bytes that are
+// not UTF-8. The server took such a message, stored it and echoed it back in
+// text frames a browser must refuse (1007), on every replay.
+TEST(Regression, LoneLowSurrogateEscapeIsBadJson) {
+  const std::string head =
+      R"({"type":"message","messageId":"m-1","clientId":"c-1","timestamp":"2026-11-23T13:47:50.123Z","content":")";
+  for (const char* bad : {R"(\udc00)", R"(\uDFFF)", R"(x\udc00y)", R"(\udc00\ud800)", R"(\ud83d\ude00\udc00)"}) {
+    auto r = protocol::decode_client_frame(head + bad + "\"}", Limits{});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::bad_json) << bad;
+    auto s = protocol::decode_server_frame(std::string(R"({"type":"thinking","replyTo":"m","step":")") + bad +
+                                               R"(","seq":1,"timestamp":"2026-11-23T13:47:50.123Z"})",
+                                           Limits{});
+    EXPECT_FALSE(s.ok()) << "the client refuses it too: " << bad;
+  }
+  // Not lone: a backslash-escaped backslash before "udc00", proper pairs, BMP escapes.
+  for (const char* good : {R"(\\udc00)", R"(\ud83d\ude00)", R"(\u00e9\u20ac)", R"(\uD83D\uDE00)"}) {
+    auto r = protocol::decode_client_frame(head + good + "\"}", Limits{});
+    EXPECT_TRUE(r.ok()) << good << ": " << (r.ok() ? "" : r.error().message);
+  }
+}
+
+}  // namespace
+}  // namespace chatwire::regressions
