@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -215,6 +217,103 @@ TEST(Regression, LoneLowSurrogateEscapeIsBadJson) {
     auto r = protocol::decode_client_frame(head + good + "\"}", Limits{});
     EXPECT_TRUE(r.ok()) << good << ": " << (r.ok() ? "" : r.error().message);
   }
+}
+
+// fuzz_client_engine (UBSan: signed integer overflow): a server's
+// connect_confirm with heartbeatMs 2^63-1, or a rate_limited error with
+// retryAfterMs 2^63-1, was added to `now`. Wrapped around, the next deadline
+// lay in the past: a host loop firing poll_timeout() would spin, and the held
+// message would be resent at once.
+TEST(Regression, HugeHeartbeatAndRetryAfterFromAServerDoNotOverflowTimers) {
+  SeqEntropy entropy(3);
+  auto store = std::move(*store::ClientStore::open(":memory:"));
+  client::ClientConfig config;
+  config.url = "ws://test/ws/chat";
+  auto engine = std::move(*client::ClientEngine::create(config, *store, entropy, kT0));
+  auto drain = [&] {
+    std::vector<std::string> sent;
+    while (auto a = engine->poll_action()) {
+      if (a->kind == client::ClientEngine::Action::Kind::transmit) sent.push_back(a->text);
+    }
+    while (engine->poll_event()) {
+    }
+    return sent;
+  };
+  int64_t now = kT0;
+  engine->connect(now);
+  drain();
+  engine->handle_open(now);
+  drain();
+  engine->handle_frame(now, R"({"type":"connect_confirm","conversationId":"c","connectionId":"k","resumed":false,)"
+                            R"("recovered":true,"heartbeatMs":9223372036854775807,"timestamp":"2026-11-23T13:47:50.123Z"})");
+  drain();
+  ASSERT_EQ(engine->status(), client::ClientEngine::Status::open);
+  ASSERT_TRUE(engine->poll_timeout().has_value());
+  EXPECT_GT(*engine->poll_timeout(), now) << "the next ping is in the future, not wrapped into the past";
+
+  auto id = engine->send(now, R"({"content":"hi"})", {});
+  ASSERT_TRUE(id.ok());
+  drain();
+  engine->handle_frame(now, R"({"type":"error","code":"rate_limited","error":"slow down","messageId":")" + *id +
+                                R"(","retryAfterMs":9223372036854775807,"timestamp":"2026-11-23T13:47:50.123Z"})");
+  drain();
+  now += 1000;
+  engine->handle_timeout(now);
+  for (const auto& frame : drain()) EXPECT_EQ(frame.find(*id), std::string::npos) << "held, not resent: " << frame;
+  EXPECT_GT(*engine->poll_timeout(), now);
+}
+
+// fuzz_client_engine: a server that reuses one reply id for the replies to two
+// messages (or names a reply after a user message) made two messages with the
+// same id; the UI keys messages by id, so one replaced the other on screen.
+// Ids stay unique: a taken server id is not adopted, the reply keeps its
+// provisional id, and each reply still gets its own text.
+TEST(Regression, ServerReplyIdReusedForAnotherMessageKeepsIdsUnique) {
+  SeqEntropy entropy(5);
+  auto store = std::move(*store::ClientStore::open(":memory:"));
+  client::ClientConfig config;
+  config.url = "ws://test/ws/chat";
+  auto engine = std::move(*client::ClientEngine::create(config, *store, entropy, kT0));
+  auto drain = [&] {
+    while (engine->poll_action()) {
+    }
+    while (engine->poll_event()) {
+    }
+  };
+  const std::string ts = R"(,"timestamp":"2026-11-23T13:47:50.123Z")";
+  engine->connect(kT0);
+  drain();
+  engine->handle_open(kT0);
+  drain();
+  engine->handle_frame(kT0, R"({"type":"connect_confirm","conversationId":"c","connectionId":"k","resumed":false,)"
+                            R"("recovered":true,"heartbeatMs":10000)" + ts + "}");
+  auto a = engine->send(kT0, R"({"content":"first"})", {});
+  auto b = engine->send(kT0, R"({"content":"second"})", {});
+  ASSERT_TRUE(a.ok() && b.ok());
+  drain();
+  auto frame = [&](const std::string& text) {
+    engine->handle_frame(kT0, text);
+    drain();
+  };
+  frame(R"({"type":"delta","messageId":"r-2","replyTo":")" + *a + R"(","index":0,"delta":"for A")" + ts + "}");
+  frame(R"({"type":"thinking","replyTo":")" + *b + R"(","step":"s","seq":1)" + ts + "}");
+  frame(R"({"type":"delta","messageId":"r-2","replyTo":")" + *b + R"(","index":0,"delta":"for B")" + ts + "}");
+  frame(R"({"type":"response","messageId":"r-2","replyTo":")" + *b + R"(","content":"B done","seq":2)" + ts + "}");
+  frame(R"({"type":"response","messageId":")" + *a + R"(","replyTo":")" + *a + R"(","content":"A done","seq":3)" + ts + "}");
+
+  auto doc = parse(engine->messages_json());
+  std::set<std::string> ids;
+  std::map<std::string, std::string> reply_text;
+  for (const auto& m : doc.GetArray()) {
+    EXPECT_TRUE(ids.insert(str(m, "id")).second) << "duplicate id " << str(m, "id");
+    if (str(m, "role") == "assistant") {
+      EXPECT_EQ(reply_text.count(str(m, "replyTo")), 0u) << "two replies to one message";
+      reply_text[str(m, "replyTo")] = str(m, "content");
+    }
+  }
+  EXPECT_EQ(ids.size(), 4u);
+  EXPECT_EQ(reply_text[*a], "A done");
+  EXPECT_EQ(reply_text[*b], "B done");
 }
 
 }  // namespace

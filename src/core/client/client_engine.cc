@@ -151,6 +151,13 @@ std::optional<Status> next_status(Status from, Input input) {
 
 constexpr const char* kProvisionalPrefix = "reply:";
 constexpr int64_t kDefaultRetryAfterMs = 1000;
+// What a server may ask for, whatever it sends: heartbeatMs and retryAfterMs
+// are added to `now`, and a hostile value (2^63 - 1) would overflow (UB; found
+// by tests/fuzz/fuzz_client_engine). A day between pings and an hour of
+// holding a message are already far past any sane server.
+constexpr int64_t kMinServerHeartbeatMs = 100;
+constexpr int64_t kMaxServerHeartbeatMs = 24LL * 3600 * 1000;
+constexpr int64_t kMaxRetryAfterMs = 3600LL * 1000;
 constexpr size_t kMaxIdBytes = 128;
 constexpr size_t kMaxFilenameBytes = 1024;
 
@@ -817,7 +824,8 @@ void ClientEngine::on_confirm(int64_t now, const protocol::ConnectConfirm& c) {
   if (phase_ != Phase::handshake) return;  // a second confirm changes nothing
   phase_ = Phase::confirmed;
   attempt_deadline_.reset();
-  heartbeat_ms_ = c.heartbeat_ms > 0 ? c.heartbeat_ms : config_.heartbeat_ms;
+  heartbeat_ms_ = c.heartbeat_ms > 0 ? std::clamp(c.heartbeat_ms, kMinServerHeartbeatMs, kMaxServerHeartbeatMs)
+                                    : config_.heartbeat_ms;
   last_rx_at_ = now;
   next_ping_at_ = now + heartbeat_ms_;
   if (c.conversation_id != conversation_id_) {
@@ -985,13 +993,21 @@ StoredMessage& ClientEngine::assistant_for(const std::string& reply_to, const st
                                            const std::string& ts, bool* created) {
   *created = false;
   StoredMessage* m = find_reply(reply_to);
+  bool id_taken = false;
   if (!m && !server_id.empty()) {
     m = find(server_id);
-    if (m && m->role != "assistant") m = nullptr;
+    id_taken = m != nullptr;
+    // The same server id for another message's reply (a broken or hostile
+    // server) is not this reply.
+    if (m && (m->role != "assistant" || (!m->reply_to.empty() && m->reply_to != reply_to))) m = nullptr;
   }
   if (m) return *m;
   StoredMessage a;
-  a.id = server_id.empty() ? kProvisionalPrefix + reply_to : server_id;
+  // Ids stay unique (the UI keys messages by id; found by fuzz_client_engine):
+  // a server id that another message already has is not adopted.
+  // Nor one that looks like a provisional id ("reply:<other message>").
+  a.id = server_id.empty() || id_taken || server_id.rfind(kProvisionalPrefix, 0) == 0 ? kProvisionalPrefix + reply_to
+                                                                                      : server_id;
   a.role = "assistant";
   a.conversation_id = conversation_id_;
   a.reply_to = reply_to;
@@ -1006,6 +1022,7 @@ StoredMessage& ClientEngine::assistant_for(const std::string& reply_to, const st
 void ClientEngine::set_assistant_id(StoredMessage& m, const std::string& id) {
   if (id.empty() || m.id == id) return;
   if (m.id.rfind(kProvisionalPrefix, 0) != 0) return;  // a server id is final
+  if (id.rfind(kProvisionalPrefix, 0) == 0 || find(id) != nullptr) return;  // ids stay unique
   // Renamed twice before the UI heard of the first name (a reply reopened for
   // a retry): the UI replaces the name it knows.
   std::string was = m.id;
@@ -1650,7 +1667,8 @@ void ClientEngine::on_error_frame(int64_t now, const protocol::ErrorEvent& e) {
   if (e.error.code == ErrorCode::rate_limited) {
     for (auto& entry : outbox_) {
       if (entry.message_id != id) continue;
-      const int64_t wait = e.error.retry_after_ms >= 0 ? e.error.retry_after_ms : kDefaultRetryAfterMs;
+      const int64_t wait =
+          e.error.retry_after_ms >= 0 ? std::min(e.error.retry_after_ms, kMaxRetryAfterMs) : kDefaultRetryAfterMs;
       entry.not_before = now + wait;
       check(store_.outbox_hold(id, entry.not_before));
       written_.erase(id);
