@@ -34,7 +34,8 @@
 // - UTF-8 is validated here, not by lws (see Utf8Check).
 // - The server accepts connections itself (ServerImpl::on_listen_readable) and
 //   hands them to lws (lws_adopt_socket_vhost), at most kMaxHandshaking
-//   sockets between accept and upgrade at a time. lws 4.1 keeps every pending
+//   sockets between accept and upgrade at a time (one that sent nothing for
+//   kHandshakeCountMs stops counting, so slow clients cannot keep others out). lws 4.1 keeps every pending
 //   timeout in one sorted linked list that each adoption walks from the head,
 //   and its own listener accepts the whole backlog in one go: a reconnect
 //   storm of 10k sockets spent 94% of the CPU in lws_dll2_add_sorted and
@@ -55,7 +56,6 @@
 #include <list>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -83,8 +83,10 @@ constexpr uint64_t kClientShutdownGraceMs = 500;
 constexpr uint64_t kClientConnectTimeoutMs = 10000;  // TCP connect + upgrade
 constexpr int kClientLwsTimeoutS = 30;  // lws's own timeouts: backstops only
 constexpr uint64_t kDestroyPollMs = 1;
-constexpr size_t kMaxHandshaking = 256;  // accepted sockets not yet upgraded (or HTTP)
-constexpr int kAcceptBatch = 64;         // accepts per readable event of the listener
+constexpr size_t kMaxHandshaking = 256;  // accepted sockets not yet upgraded (or HTTP)...
+constexpr uint64_t kHandshakeCountMs = 1000;  // ...within this long (a slow one stops counting)
+constexpr uint64_t kAcceptPauseMs = 50;       // the longest accepting pauses at the cap
+constexpr int kAcceptBatch = 64;              // accepts per readable event of the listener
 constexpr uint64_t kDestroyGiveUpMs = 10000;
 
 // ---------------------------------------------------------------------------
@@ -638,10 +640,14 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   // Our own listener (see the top of this file).
   int listen_fd = -1;
   uv_poll_t* listen_poll = nullptr;
+  Timer* accept_timer = nullptr;
   bool accepting = false;
-  std::unordered_set<lws*> handshaking;  // adopted, neither upgraded nor serving HTTP yet
+  // Adopted sockets neither upgraded nor serving HTTP yet -> when adopted (uv_now).
+  std::unordered_map<lws*, uint64_t> handshaking;
   std::string open_listener();
   void on_listen_readable();
+  void pause_accepting();
+  void resume_accepting();
   void handshake_done(lws* wsi);
   void close_listener();
 
@@ -864,38 +870,60 @@ std::string ServerImpl::open_listener() {
 void ServerImpl::on_listen_readable() {
   for (int i = 0; i < kAcceptBatch && listen_fd >= 0; ++i) {
     if (handshaking.size() >= kMaxHandshaking) {
-      uv_poll_stop(listen_poll);  // the rest waits in the kernel's accept queue
-      accepting = false;
+      // Sockets that have not sent their request for a while (slow, or
+      // slowloris) stop counting: they must not keep everyone else out.
+      const uint64_t now = uv_now(loop);
+      for (auto it = handshaking.begin(); it != handshaking.end();) {
+        it = now - it->second >= kHandshakeCountMs ? handshaking.erase(it) : std::next(it);
+      }
+    }
+    if (handshaking.size() >= kMaxHandshaking) {
+      pause_accepting();  // the rest waits in the kernel's accept queue
       return;
     }
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        uv_poll_stop(listen_poll);  // out of descriptors: resume when a socket goes away
-        accepting = false;
-      }
+      // Out of descriptors: try again when a socket goes away, or shortly.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_accepting();
       return;  // EAGAIN: drained
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     lws* wsi = lws_adopt_socket_vhost(vhost, fd);  // closes fd when it fails
-    if (wsi) handshaking.insert(wsi);
+    if (wsi) handshaking[wsi] = uv_now(loop);
   }
+}
+
+void ServerImpl::pause_accepting() {
+  if (!accepting || !listen_poll) return;
+  uv_poll_stop(listen_poll);
+  accepting = false;
+  if (!accept_timer) accept_timer = Timer::create(loop);
+  accept_timer->start(kAcceptPauseMs, 0, [this] { resume_accepting(); });
+}
+
+void ServerImpl::resume_accepting() {
+  if (accepting || !listen_poll) return;
+  if (accept_timer) accept_timer->stop();
+  uv_poll_start(listen_poll, UV_READABLE, [](uv_poll_t* h, int, int) {
+    if (h->data) static_cast<ServerImpl*>(h->data)->on_listen_readable();
+  });
+  accepting = true;
 }
 
 // Every upgrade, HTTP request and destroyed wsi: one fewer socket in its
 // handshake, or one descriptor more.
 void ServerImpl::handshake_done(lws* wsi) {
   handshaking.erase(wsi);
-  if (!accepting && listen_poll && handshaking.size() <= kMaxHandshaking / 2) {
-    uv_poll_start(listen_poll, UV_READABLE, [](uv_poll_t* h, int, int) {
-      if (h->data) static_cast<ServerImpl*>(h->data)->on_listen_readable();
-    });
-    accepting = true;
-  }
+  if (!accepting && handshaking.size() <= kMaxHandshaking / 2) resume_accepting();
 }
 
 void ServerImpl::close_listener() {
+  if (accept_timer) {
+    accept_timer->stop();
+    accept_timer->close();
+    accept_timer = nullptr;
+  }
   if (!listen_poll) return;
   uv_poll_stop(listen_poll);
   auto* fd = new int(listen_fd);
