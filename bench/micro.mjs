@@ -84,10 +84,14 @@ for (const [name, m] of [['addon', node], ['wasm', wasm]]) {
 
 // ------------------------------------------------------------------ store inserts
 
-const N = smoke ? 500 : 10000;
+const N_MEM = smoke ? 200 : 10000;
+const N = N_MEM;
+// A file store commits (and fsyncs) every send: 1,000 of them say as much as 10,000.
+const N_FILE = smoke ? 100 : 1000;
 const content = 'z'.repeat(200);
 
-async function clientInserts(build, m, storage, extra = {}) {
+async function clientInserts(build, m, storage, extra = {}, label = build, N = N_MEM) {
+  build = label;
   const mk = () => m.ChatClient.create({ url: 'ws://127.0.0.1:9/ws/chat', storage: storage(), ...extra });
   // one at a time
   let client = await mk();
@@ -110,8 +114,9 @@ async function clientInserts(build, m, storage, extra = {}) {
 }
 
 let fileNo = 0;
-await clientInserts('addon', node, () => join(tmp, `client-${fileNo++}.db`));
-await clientInserts('wasm', wasm, () => 'memory', { WebSocket: require('ws') });
+await clientInserts('addon', node, () => join(tmp, `client-${fileNo++}.db`), {}, 'addon (file)', N_FILE);
+await clientInserts('addon', node, () => 'memory', {}, 'addon (memory)');
+await clientInserts('wasm', wasm, () => 'memory', { WebSocket: require('ws') }, 'wasm (memory)');
 
 // raw SQLite floor: the same row shape written by better-sqlite3
 {

@@ -397,6 +397,21 @@ if (jsonOut) {
   mkdirSync(dirname(jsonOut), { recursive: true });
   writeFileSync(jsonOut, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(jsonOut.replace(/\.json$/, '.md'), `${text}\n`);
+  if (results.turn.length) plot(jsonOut);
+}
+
+// bench/turns.png from the results (matplotlib: Debian's python3-matplotlib,
+// installed by scripts/setup.sh). A missing plotting library is a note, not a failure.
+function plot(file) {
+  const out = join(benchDir, 'turns.png');
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, [join(benchDir, 'plot.py'), file, out], { encoding: 'utf8' });
+    if (r.status === 0) {
+      console.log(`plot: ${out}`);
+      return;
+    }
+  }
+  console.log('plot: skipped (python3 with matplotlib not found: apt-get install python3-matplotlib)');
 }
 if (failures.length) {
   console.error(`\nbench: ${failures.length} scenario(s) broke:\n- ${failures.join('\n- ')}`);
