@@ -262,10 +262,11 @@ describe('connections per IP', () => {
 });
 
 // ------------------------------------------------------------------ flood
-// Flooder in its own process (so its busy loop does not slow the measuring
-// side): it floods pings as fast as the socket takes them and reconnects
-// whenever the server closes it, until it gets SIGTERM; then it prints what
-// it saw.
+// Flooder in its own process (so its loop does not slow the measuring side):
+// 100 pings every 10 ms, about 10,000 frames/s or 500x the limit, and a new
+// connection at once whenever the server closes it, until SIGTERM; then it
+// prints what it saw. (Not a busy loop: on a 2-core machine a spinning
+// flooder would measure the scheduler, not the server.)
 const FLOODER = `
 const WebSocket = require(${JSON.stringify(require.resolve('ws'))});
 const url = process.argv[2];
@@ -281,10 +282,10 @@ function run() {
     const burst = () => {
       if (ws.readyState !== 1) return;
       if (ws.bufferedAmount < 1 << 20) {
-        for (let i = 0; i < 200; i++) ws.send('{"type":"ping","clientId":"' + id + '","timestamp":"2026-11-23T13:47:50.123Z"}');
-        stats.sent += 200;
+        for (let i = 0; i < 100; i++) ws.send('{"type":"ping","clientId":"' + id + '","timestamp":"2026-11-23T13:47:50.123Z"}');
+        stats.sent += 100;
       }
-      setImmediate(burst);
+      setTimeout(burst, 10);
     };
     burst();
   });
@@ -335,7 +336,9 @@ describe('rate limit under a flood', () => {
 
     const script = path.join(tmp, 'flooder.cjs');
     fs.writeFileSync(script, FLOODER);
-    const flooder = spawn(process.execPath, [script, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // At the lowest CPU priority: a remote attacker costs the server only the
+    // server's own work, not a share of its 2 cores (nice execs node: same pid).
+    const flooder = spawn('nice', ['-n', '19', process.execPath, script, url], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     flooder.stdout.on('data', (d) => { out += d; });
     flooder.kill('SIGSTOP');
@@ -363,7 +366,7 @@ describe('rate limit under a flood', () => {
       `(n=${baseline.n}); flood p50 ${flooded.p50.toFixed(2)} p95 ${flooded.p95.toFixed(2)} (n=${flooded.n}); ` +
       `flooder: ${JSON.stringify(stats)}`);
     // The flood was real and the server pushed back (so this test can fail).
-    expect(stats.sent).toBeGreaterThan(5000);
+    expect(stats.sent).toBeGreaterThan(1000);
     expect(stats.rateLimited).toBeGreaterThan(0);
     expect(stats.closes[4029]).toBeGreaterThan(0);
     // Nobody quiet was limited or closed.
