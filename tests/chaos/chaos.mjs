@@ -285,7 +285,10 @@ class Slot {
     if (!user) return;
     if (user.status === 'failed' && !cur.retrying) {
       cur.retrying = true;
-      const why = user.error?.code ?? 'unknown';
+      // Why it failed: the server went away mid-turn (abandoned), or the handler failed.
+      const text = user.error?.message ?? '';
+      const why = /server (stopped|shut down)/.test(text) ? 'abandoned_by_server_restart'
+        : /assistant failed/.test(text) ? 'handler_error' : `${user.error?.code}: ${text}`;
       retries[why] = (retries[why] ?? 0) + 1;
       setImmediate(() => {
         cur.retrying = false;
@@ -535,7 +538,7 @@ async function main() {
     faults,
     serverStarts: server.starts,
     clientReloads: reloads,
-    retriesByErrorCode: retries,
+    retriesByReason: retries,
     reprocessedAfterFailOrAbandon: reprocessed,
     lost,
     duplicated,

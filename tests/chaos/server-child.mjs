@@ -37,7 +37,8 @@ server.onMessage(async (msg, reply) => {
   started.add(msg.messageId);
   appendFileSync(log, `start ${msg.messageId} ${process.pid}\n`);
   reply.thinking('Analyzing your request...');
-  await sleep(Math.random() * 4);
+  // One turn in ten is slow, so a server restart often finds turns running.
+  await sleep(Math.random() < 0.1 ? 30 + Math.random() * 50 : Math.random() * 4);
   if (msg.content.startsWith('F:') && first) throw new Error('chaos: first run of an F: message fails');
   reply.delta('re: ');
   await sleep(Math.random() * 4);
