@@ -180,6 +180,10 @@ function recordRenderedStates() {
         text: el.querySelector('[data-testid=reply]')?.textContent ?? '' });
     }
     note('typing', String(Boolean(document.querySelector('[data-testid=typing]'))), { kind: 'typing' });
+    // Thinking steps listed live (before any reply text): a short window, so it is
+    // recorded here rather than waited for with a selector that may already be gone.
+    const live = document.querySelector('.thinking-active');
+    note('thinking', live ? 'active' : 'none', { kind: 'thinking', steps: live ? live.querySelectorAll('li').length : 0 });
   };
   new MutationObserver(scan).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
 }
