@@ -30,19 +30,6 @@ val js_string(const char* data, size_t n) {
   return decoder.call<val>("decode", val(emscripten::typed_memory_view(n, reinterpret_cast<const uint8_t*>(data))));
 }
 
-// A JS string -> its UTF-8 bytes. ASCII (base64, most JSON) is written in one
-// encodeInto call; other text falls back to embind's conversion.
-std::string cpp_string(const val& text) {
-  const size_t n = text["length"].as<size_t>();
-  std::string out(n, '\0');
-  if (n == 0) return out;
-  static const val encoder = val::global("TextEncoder").new_();
-  val view(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(out.data())));
-  val done = encoder.call<val>("encodeInto", text, view);
-  if (done["read"].as<size_t>() == n && done["written"].as<size_t>() == n) return out;
-  return text.as<std::string>();  // non-ASCII: UTF-8 is longer than the JS length
-}
-
 val from_json(const std::string& json) { return val::global("JSON").call<val>("parse", js_string(json.data(), json.size())); }
 
 // Copies a JS Uint8Array into wasm memory (one memcpy through a typed view).
@@ -54,11 +41,6 @@ std::string bytes_from(const val& array) {
     view.call<void>("set", array);
   }
   return out;
-}
-
-val bytes_to(const std::string& bytes) {
-  val view(emscripten::typed_memory_view(bytes.size(), reinterpret_cast<const uint8_t*>(bytes.data())));
-  return val::global("Uint8Array").new_(view);  // a copy that outlives wasm memory growth
 }
 
 val decode_frame(std::string text, std::string direction, std::string limits) {
@@ -99,13 +81,34 @@ val base64_encode(val bytes) {
 }
 
 val base64_decode(val text_value) {
-  const std::string text = cpp_string(text_value);
-  auto decoded = media::base64_decode(text);
+  // The text into reused scratch memory (one encodeInto for ASCII, which any
+  // valid text is), decoded into the other scratch buffer, then one copy out
+  // into a Uint8Array that outlives wasm memory growth.
+  const size_t n = text_value["length"].as<size_t>();
+  std::string& in = scratch(0);
+  std::string& out = scratch(1);
+  std::string fallback;
+  std::string_view text;
+  if (in.size() < n) in.resize(n);
+  static const val encoder = val::global("TextEncoder").new_();
+  val done = n == 0 ? val::undefined()
+                    : encoder.call<val>("encodeInto", text_value,
+                                        val(emscripten::typed_memory_view(n, reinterpret_cast<uint8_t*>(in.data()))));
+  if (n == 0 || (done["read"].as<size_t>() == n && done["written"].as<size_t>() == n)) {
+    text = std::string_view(in.data(), n);
+  } else {
+    fallback = text_value.as<std::string>();  // non-ASCII: reported by its UTF-8 offset
+    text = fallback;
+  }
+  const size_t size = media::base64_decoded_size(text);
+  if (out.size() < size) out.resize(size);
+  auto decoded = media::base64_decode(text, reinterpret_cast<uint8_t*>(out.data()));
   if (!decoded) return from_json(api::error_json(decoded.error()));
-  val out = val::object();
-  out.set("ok", true);
-  out.set("bytes", bytes_to(*decoded));
-  return out;
+  val result = val::object();
+  result.set("ok", true);
+  result.set("bytes", val::global("Uint8Array").new_(
+                          val(emscripten::typed_memory_view(*decoded, reinterpret_cast<const uint8_t*>(out.data())))));
+  return result;
 }
 
 }  // namespace

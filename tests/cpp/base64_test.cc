@@ -269,5 +269,42 @@ TEST(Base64Reject, EveryByteValueAtEveryPositionOf64Characters) {
   EXPECT_EQ(accepted, 61u * 64 + 4 + (1 + 16) + 1);
 }
 
+TEST(Base64Reject, EveryByteValueAtEveryPositionOf200Characters) {
+  // Long enough that the SIMD decoders (32 characters a round with AVX2, 16
+  // with SIMD128) run several rounds before the scalar code takes over: a
+  // fault in any lane of any round, or at the hand-over, must be found and
+  // described exactly as the reference does.
+  const std::string original = random_bytes(150, 7);
+  const std::string good = base64_encode(original);
+  ASSERT_EQ(good.size(), 200u);
+  for (size_t i = 0; i < good.size(); ++i) {
+    for (int b = 0; b < 256; ++b) {
+      std::string text = good;
+      text[i] = static_cast<char>(b);
+      Result<std::string> r = decode_both(text);
+      if (r.ok()) EXPECT_EQ(base64_encode(*r), text);
+    }
+  }
+}
+
+TEST(Base64Decode, PointerFormWritesOnlyTheDecodedSize) {
+  for (size_t n : {0u, 1u, 2u, 3u, 47u, 48u, 100u, 1000u, 4099u}) {
+    const std::string bytes = random_bytes(n, static_cast<uint32_t>(n) + 11);
+    const std::string text = base64_encode(bytes);
+    const size_t bound = base64_decoded_size(text);
+    ASSERT_EQ(bound, n);
+    std::vector<uint8_t> buf(bound + 64, 0xA5);  // guard bytes after the result
+    Result<size_t> got = base64_decode(text, buf.data());
+    ASSERT_TRUE(got.ok()) << n;
+    EXPECT_EQ(*got, n);
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(buf.data()), n), bytes);
+    for (size_t k = bound; k < buf.size(); ++k) ASSERT_EQ(buf[k], 0xA5) << "n=" << n << " wrote at " << k;
+  }
+  std::vector<uint8_t> buf(16);
+  Result<size_t> bad = base64_decode("Zm9v!mFy", buf.data());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message, "base64: invalid character '!' (0x21) at offset 4");
+}
+
 }  // namespace
 }  // namespace chatwire::media

@@ -64,6 +64,21 @@ describe.each(builds)('images (%s)', (_name, cw) => {
     }
   });
 
+  test('strict base64: a non-ASCII character anywhere in a long text is refused, never truncated to a letter', () => {
+    // U+0141 and U+0100+'A' have a low byte that is a base64 letter; a decoder
+    // that narrowed the string to latin-1 would accept them.
+    const good = Buffer.from(new Uint8Array(3000).map((_, i) => (i * 37) & 255)).toString('base64');
+    for (const ch of ['\u0141', '\u0161', '\u00e9', '\u{1F600}']) {
+      for (const at of [0, 17, 100, 1999, good.length - 3]) {
+        const text = good.slice(0, at) + ch + good.slice(at + 1);
+        let error;
+        try { cw.base64.decode(text); } catch (err) { error = err; }
+        expect(error && error.code).toBe('image_invalid');
+        expect(error.message).toContain(`at offset ${at}`);
+      }
+    }
+  });
+
   test('strict base64: whitespace, bad padding and bad characters are refused with the offset', () => {
     for (const bad of ['AQID/w=', 'AQID /w==', 'AQID\n/w==', 'AQ=D', 'AQI*', 'AQJ=']) {
       let error;

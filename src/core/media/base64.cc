@@ -199,6 +199,101 @@ size_t encode_simd(const uint8_t* in, size_t n, char* out) { return has_avx2() ?
 size_t encode_simd(const uint8_t*, size_t, char*) { return 0; }
 #endif
 
+// ---- SIMD decoders (same paper). Each round turns 16 characters (per
+// 128-bit lane) into 12 bytes:
+//   1. validate: two 16-entry tables indexed by each character's low and high
+//      nibble hold bit sets whose AND is non-zero exactly for characters
+//      outside the alphabet ('=' included); faults are OR-ed into `bad` and
+//      looked at once, after the loop;
+//   2. map the alphabet to 0..63 by adding an offset picked by the high nibble
+//      ('/' shares its nibble with '+', so it is moved down by one first);
+//   3. pack the four 6-bit fields of each 32-bit lane into 24 bits (a multiply
+//      -add of byte pairs, then of 16-bit pairs) and shuffle the 3-byte groups
+//      together.
+// They return how many characters they consumed (a multiple of 4) and write
+// 3/4 as many bytes, plus junk bytes past them (at most 8 for AVX2, 4 for
+// SIMD128) that the caller's later groups overwrite; they never touch the
+// last group, which may hold padding.
+
+#if defined(CHATWIRE_BASE64_WASM_SIMD)
+size_t decode_simd(const uint8_t* in, size_t n, uint8_t* out, bool* bad) {
+  const v128_t lut_lo = wasm_i8x16_make(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A,
+                                        0x1B, 0x1B, 0x1B, 0x1A);
+  const v128_t lut_hi = wasm_i8x16_make(0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10,
+                                        0x10, 0x10, 0x10, 0x10);
+  const v128_t lut_roll = wasm_i8x16_make(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+  const v128_t pack = wasm_i8x16_make(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+  const v128_t nibble = wasm_i8x16_splat(0x0f);
+  v128_t faults = wasm_i8x16_splat(0);
+  size_t i = 0;
+  // 16 characters in, 16 bytes stored (12 used): the 4 junk bytes land where
+  // the next groups go, so at least 4 more output bytes must follow, which
+  // holds while the round ends at least 8 characters before the last group.
+  for (; n >= 24 && i <= n - 24; i += 16, out += 12) {
+    const v128_t v = wasm_v128_load(in + i);
+    const v128_t hi = wasm_v128_and(wasm_u8x16_shr(v, 4), nibble);
+    const v128_t lo = wasm_v128_and(v, nibble);
+    faults = wasm_v128_or(faults, wasm_v128_and(wasm_i8x16_swizzle(lut_lo, lo), wasm_i8x16_swizzle(lut_hi, hi)));
+    const v128_t slash = wasm_i8x16_eq(v, wasm_i8x16_splat('/'));
+    const v128_t sextets = wasm_i8x16_add(v, wasm_i8x16_swizzle(lut_roll, wasm_i8x16_add(slash, hi)));
+    // [a b] -> a << 6 | b in each 16-bit lane, then [ab cd] -> ab << 12 | cd.
+    const v128_t pairs = wasm_v128_or(wasm_i16x8_shl(wasm_v128_and(sextets, wasm_i16x8_splat(0x00ff)), 6),
+                                      wasm_u16x8_shr(sextets, 8));
+    const v128_t quads = wasm_v128_or(wasm_i32x4_shl(wasm_v128_and(pairs, wasm_i32x4_splat(0xffff)), 12),
+                                      wasm_u32x4_shr(pairs, 16));
+    wasm_v128_store(out, wasm_i8x16_swizzle(quads, pack));
+  }
+  *bad = wasm_v128_any_true(faults);
+  return i;
+}
+#elif defined(CHATWIRE_BASE64_AVX2)
+__attribute__((target("avx2"))) size_t decode_avx2(const uint8_t* in, size_t n, uint8_t* out, bool* bad) {
+  const __m256i lut_lo = _mm256_setr_epi8(0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A,
+                                          0x1B, 0x1B, 0x1B, 0x1A,  //
+                                          0x15, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x13, 0x1A,
+                                          0x1B, 0x1B, 0x1B, 0x1A);
+  const __m256i lut_hi = _mm256_setr_epi8(0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10,
+                                          0x10, 0x10, 0x10, 0x10,  //
+                                          0x10, 0x10, 0x01, 0x02, 0x04, 0x08, 0x04, 0x08, 0x10, 0x10, 0x10, 0x10,
+                                          0x10, 0x10, 0x10, 0x10);
+  const __m256i lut_roll = _mm256_setr_epi8(0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0,  //
+                                            0, 16, 19, 4, -65, -65, -71, -71, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i pack = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,  //
+                                        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  __m256i faults = _mm256_setzero_si256();
+  size_t i = 0;
+  // 32 characters in, 32 bytes stored (24 used): the 8 junk bytes need 8 more
+  // output bytes after them, which holds while the round ends at least 12
+  // characters before the last group.
+  for (; n >= 48 && i <= n - 48; i += 32, out += 24) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i));
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi32(v, 4), nibble);
+    const __m256i lo = _mm256_and_si256(v, nibble);
+    faults = _mm256_or_si256(faults, _mm256_and_si256(_mm256_shuffle_epi8(lut_lo, lo), _mm256_shuffle_epi8(lut_hi, hi)));
+    const __m256i slash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('/'));
+    const __m256i sextets = _mm256_add_epi8(v, _mm256_shuffle_epi8(lut_roll, _mm256_add_epi8(slash, hi)));
+    const __m256i pairs = _mm256_maddubs_epi16(sextets, _mm256_set1_epi32(0x01400140));
+    const __m256i quads = _mm256_madd_epi16(pairs, _mm256_set1_epi32(0x00011000));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                        _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(quads, pack), lanes));
+  }
+  *bad = !_mm256_testz_si256(faults, faults);
+  return i;
+}
+
+size_t decode_simd(const uint8_t* in, size_t n, uint8_t* out, bool* bad) {
+  *bad = false;
+  return has_avx2() ? decode_avx2(in, n, out, bad) : 0;
+}
+#else
+size_t decode_simd(const uint8_t*, size_t, uint8_t*, bool* bad) {
+  *bad = false;
+  return 0;
+}
+#endif
+
 // The fast decoder found a fault; the reference decoder says which and where.
 Result<std::string> describe_failure(std::string_view text) {
   Result<std::string> r = base64_decode_reference(text);
@@ -267,21 +362,37 @@ std::string base64_encode(std::string_view bytes) {
   return base64_encode(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
-Result<std::string> base64_decode(std::string_view text) {
+size_t base64_decoded_size(std::string_view text) {
   const size_t len = text.size();
-  if (len == 0) return std::string();
-  if (len % 4 != 0) return describe_failure(text);
+  if (len == 0 || len % 4 != 0) return base64_decoded_size_upper(len);
+  return len / 4 * 3 - (text[len - 1] != '=' ? 0 : text[len - 2] != '=' ? 1 : 2);
+}
+
+// Writes only inside [out, out + base64_decoded_size(text)): the SIMD rounds
+// stop while more output follows their junk bytes, every scalar group but
+// the last is followed by at least one more output byte, and the last group
+// writes exactly its 1 to 3 bytes.
+Result<size_t> base64_decode(std::string_view text, uint8_t* out) {
+  const size_t len = text.size();
+  if (len == 0) return size_t{0};
+  if (len % 4 != 0) return Error(describe_failure(text).error());
 
   const auto* p = reinterpret_cast<const uint8_t*>(text.data());
-  const size_t pad = text[len - 1] != '=' ? 0 : text[len - 2] != '=' ? 1 : 2;
-  std::string out(len / 4 * 3 - pad, '\0');
-  auto* o = reinterpret_cast<uint8_t*>(out.data());
+  const size_t size = base64_decoded_size(text);
+  const size_t pad = len / 4 * 3 - size;
+  uint8_t* o = out;
 
   // Every group but the last cannot hold padding, and is followed by at least
-  // one more output byte. Faults are OR-ed into `bad` and looked at once at
-  // the end: no branch per character.
-  uint32_t bad = 0;
-  const uint8_t* last = p + len - 4;
+  // one more output byte. The SIMD path goes first (it stops well before the
+  // last group); faults are OR-ed into `bad` and looked at once at the end:
+  // no branch per character.
+  const size_t body = len - 4;  // characters before the last group
+  bool simd_bad = false;
+  const size_t done = decode_simd(p, body, o, &simd_bad);
+  p += done;
+  o += done / 4 * 3;
+  uint32_t bad = simd_bad ? kBad : 0;
+  const uint8_t* last = reinterpret_cast<const uint8_t*>(text.data()) + body;
   for (; last - p >= 16; p += 16, o += 12) {
     const uint32_t a = decode_quad(p);
     const uint32_t b = decode_quad(p + 4);
@@ -318,7 +429,15 @@ Result<std::string> base64_decode(std::string_view text) {
   }
   if (pad < 2) o[1] = static_cast<uint8_t>(x >> 8);
   o[0] = static_cast<uint8_t>(x);
-  if ((bad & kBad) != 0) return describe_failure(text);
+  if ((bad & kBad) != 0) return Error(describe_failure(text).error());
+  return size;
+}
+
+Result<std::string> base64_decode(std::string_view text) {
+  std::string out(base64_decoded_size(text), '\0');
+  Result<size_t> n = base64_decode(text, reinterpret_cast<uint8_t*>(out.data()));
+  if (!n) return n.error();
+  out.resize(*n);
   return out;
 }
 

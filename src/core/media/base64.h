@@ -17,10 +17,11 @@
 // Speed: the fast paths are portable table-driven scalar code (a 4096-entry
 // table that turns 12 input bits into 2 characters; four 256-entry 32-bit
 // tables that turn 4 characters into 3 bytes plus an error bit), processed in
-// blocks with no per-byte branches. Encoding has SIMD paths in front of the
-// scalar one: WebAssembly SIMD128 in the WASM build (-msimd128), and AVX2 on
-// x86-64 when the CPU has it (checked once at run time); the scalar code
-// finishes what they leave (the last < 28 bytes) and runs everywhere else. The *_reference functions are the simple
+// blocks with no per-byte branches. Both directions have SIMD paths in front
+// of the scalar one: WebAssembly SIMD128 in the WASM build (-msimd128), and
+// AVX2 on x86-64 when the CPU has it (checked once at run time); the scalar
+// code finishes what they leave (the last few dozen bytes or characters) and
+// runs everywhere else. The *_reference functions are the simple
 // bit-by-bit versions the tests and fuzzers compare the fast paths with.
 // Everything here is pure: no I/O, no allocation beyond the returned string,
 // no mutable state.
@@ -63,10 +64,23 @@ std::string base64_encode(std::string_view bytes);
 // reported only when every character is acceptable.
 Result<std::string> base64_decode(std::string_view text);
 
+// The same decoder writing into a buffer you own: `out` must have room for
+// base64_decoded_size(text) bytes, and nothing past them is written. Returns
+// how many bytes the text decodes to (that same number), or the same Error as
+// above; bytes in `out` are unspecified after a failure. Use it to decode
+// straight into memory that outlives the call (a Buffer's or ArrayBuffer's
+// store) without a zero-fill or a copy.
+Result<size_t> base64_decode(std::string_view text, uint8_t* out);
+
 // An upper bound on the bytes base64_decode returns for a text of `text_len`
 // characters: 3 * ceil(text_len / 4). Use it to check a size limit before
 // decoding (the exact size of a valid text is that minus its '=' count).
 size_t base64_decoded_size_upper(size_t text_len);
+
+// The exact number of bytes a valid `text` decodes to: 3 per 4 characters
+// minus the trailing '=' count (at most 2). For a text whose length is not a
+// multiple of 4 (which never decodes) it is base64_decoded_size_upper.
+size_t base64_decoded_size(std::string_view text);
 
 // Reference encoder: 6 bits at a time, no tables beyond the alphabet. Same
 // output as base64_encode; kept for tests, fuzzers and benchmarks.
