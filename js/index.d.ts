@@ -36,6 +36,18 @@ export declare const backend: 'node' | 'wasm';
 /** Loads the native part (WASM: fetch + compile; addon: no-op). Other calls need it done. */
 export declare function init(): Promise<void>;
 
+declare global {
+  /**
+   * Browser build only: a module compiled early by an inline script in the
+   * page (`WebAssembly.compileStreaming(fetch(url))`), which `init()`
+   * instantiates instead of fetching and compiling the .wasm again. Anything
+   * else (missing, rejected, not a Module) is ignored. See README, "Faster
+   * cold start".
+   */
+  // eslint-disable-next-line no-var
+  var chatwireWasmModule: Promise<WebAssembly.Module | undefined> | WebAssembly.Module | undefined;
+}
+
 export type ImageMimeType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
 
 /** Type and size from the image's headers; throws ChatError('image_invalid') with the reason. */

@@ -8,8 +8,9 @@ import { defineConfig } from 'vite';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 
-// index.html gets <link rel="preload"> for the .wasm, so the download starts
-// with the HTML instead of after the JS chunks have run.
+// index.html gets an inline script that starts downloading and compiling the
+// .wasm with the HTML, while the JS chunks load and parse; chatwire picks the
+// compiled module up from globalThis.chatwireWasmModule (js/browser.mjs).
 const preloadWasm = {
   name: 'chatwire-preload-wasm',
   apply: 'build',
@@ -17,9 +18,9 @@ const preloadWasm = {
     order: 'post',
     handler(html, ctx) {
       return Object.values(ctx.bundle ?? {}).filter((a) => a.fileName.endsWith('.wasm')).map((a) => ({
-        tag: 'link',
-        attrs: { rel: 'preload', href: `./${a.fileName}`, as: 'fetch', type: 'application/wasm', crossorigin: true },
-        injectTo: 'head',
+        tag: 'script',
+        children: `globalThis.chatwireWasmModule = WebAssembly.compileStreaming(fetch(${JSON.stringify(`./${a.fileName}`)})).catch(() => undefined);`,
+        injectTo: 'head-prepend',
       }));
     },
   },
