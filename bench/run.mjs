@@ -366,7 +366,7 @@ function report(results) {
   }
   if (results.micro) {
     const mi = results.micro;
-    out.push('', '### 4. Client and store micro-suite (Node, in process)', '');
+    out.push('', '### 4. Client and store micro-suite (Node in process, and headless Chromium)', '');
     out.push(table(['operation', 'build', 'ops/s', 'ns/op', 'vs'], mi.rows.map((r) =>
       [r.op, r.build, f0(r.opsPerS), f0(r.nsPerOp), r.vs ?? ''])));
   }
