@@ -249,7 +249,12 @@ export interface Reply {
   component(kind: string, props?: unknown): string;
   /** Runs a client tool; resolves with its result, rejects with ChatError on its error or the timeout (default 30 s). */
   callTool(name: string, args?: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
-  /** Ends the turn; `content` defaults to the streamed text. After a cancel: the streamed text with cancelled: true. */
+  /**
+   * Ends the turn; `content` defaults to the streamed text. After a cancel: the streamed text with cancelled: true.
+   * Resolves once the reply is committed to the store (with its seq) and sent, so work after
+   * `await reply.respond()` is never repeated for a reply a crash lost; rejects with ChatError `internal`
+   * if that commit fails (the reply was then not sent).
+   */
   respond(response?: { content?: string; imageAnalysis?: ImageAnalysis[]; citations?: Citation[] }): Promise<void>;
 }
 

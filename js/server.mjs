@@ -76,7 +76,12 @@ export function createServerClass(addon, fullLimits) {
       });
     }
 
-    /** Ends the turn with the reply; `content` defaults to the streamed text. */
+    /**
+     * Ends the turn with the reply; `content` defaults to the streamed text.
+     * Resolves once the reply is stored (committed with its seq) and sent:
+     * work done after `await reply.respond()` never repeats for a reply lost
+     * in a crash.
+     */
     async respond(response = {}) {
       if (!isObject(response)) throw new TypeError('response must be an object');
       if (response.content !== undefined && typeof response.content !== 'string') {
@@ -84,6 +89,7 @@ export function createServerClass(addon, fullLimits) {
       }
       this.#turn.done = true;
       check(this.#server._native().respond(this.#turn.id, JSON.stringify(response)));
+      await this.#server._stored();
     }
   }
 
@@ -97,6 +103,7 @@ export function createServerClass(addon, fullLimits) {
     #draining = false;
     #closed = false;
     #listening = false;
+    #storedWaiters = [];  // { group, resolve, reject }: replies waiting for their commit
 
     /** See ChatServerOptions in index.d.ts; nothing is opened until listen(). */
     constructor(options = {}) {
@@ -164,6 +171,7 @@ export function createServerClass(addon, fullLimits) {
         JSON.stringify(this.#options),
         (events) => this.#onEvents(events),
         (request) => this.#onTicketRequest(request),
+        (done) => this.#onStored(done),
       );
       const error = this.#native.listen();
       if (error) {
@@ -195,6 +203,25 @@ export function createServerClass(addon, fullLimits) {
       const native = this.#native;
       this.#native = null;
       if (native) await native.close();
+      // close() committed everything it could; a waiter left here never will be.
+      for (const w of this.#storedWaiters.splice(0)) w.reject(new ChatError('internal', 'server closed before the reply was stored'));
+    }
+
+    /** @internal Resolves when what the native side did so far is committed. */
+    _stored() {
+      const group = this._native().stored();
+      if (group === 0) return undefined;
+      return new Promise((resolve, reject) => this.#storedWaiters.push({ group, resolve, reject }));
+    }
+
+    #onStored({ group, ok }) {
+      const waiting = [];
+      for (const w of this.#storedWaiters) {
+        if (w.group > group) waiting.push(w);
+        else if (ok || w.group < group) w.resolve();
+        else w.reject(new ChatError('internal', 'the reply could not be stored (the database commit failed), so it was not sent'));
+      }
+      this.#storedWaiters = waiting;
     }
 
     /** @internal */

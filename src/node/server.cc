@@ -14,6 +14,9 @@
 // handle keeps the loop from blocking in poll while a group is open. "Stored
 // before sent" and "stored before the application sees it" hold as before.
 // Checkpoints of the WAL run on a libuv worker (maybe_checkpoint).
+// Reply.respond() resolves only once its group is committed: stored() gives JS
+// the open group's number, and after that group's commit onStored({group, ok})
+// tells JS (one call per group that has a waiter, not one per reply).
 #include <napi.h>
 #include <uv.h>
 
@@ -80,6 +83,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
                            InstanceMethod<&ServerNative::ticket_response>("ticketResponse"),
                            InstanceMethod<&ServerNative::connection_count>("connectionCount"),
                            InstanceMethod<&ServerNative::close>("close"),
+                           InstanceMethod<&ServerNative::stored>("stored"),
                        });
   }
 
@@ -90,9 +94,10 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     auto config = server::parse_server_config(string_arg(info, 0, "options"));
     if (!config) throw Napi::TypeError::New(env, config.error().message);
     config_ = std::move(*config);
-    if (info.Length() < 3 || !info[1].IsFunction() || !info[2].IsFunction()) {
-      throw Napi::TypeError::New(env, "onEvents and onTicketRequest must be functions");
+    if (info.Length() < 4 || !info[1].IsFunction() || !info[2].IsFunction() || !info[3].IsFunction()) {
+      throw Napi::TypeError::New(env, "onEvents, onTicketRequest and onStored must be functions");
     }
+    on_stored_ = Napi::Persistent(info[3].As<Napi::Function>());
     on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
     on_ticket_ = Napi::Persistent(info[2].As<Napi::Function>());
     store::ServerStoreOptions store_options;
@@ -230,6 +235,14 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     auto r = hub().respond(now_ms(), string_arg(info, 0, "turnId"), optional_string_arg(info, 1));
     pump();
     return result_value(info.Env(), r);
+  }
+
+  // 0 when everything done so far is already committed (no group is open);
+  // else the open group's number, whose commit onStored will report.
+  Napi::Value stored(const Napi::CallbackInfo& info) {
+    if (!group_open_) return Napi::Number::New(info.Env(), 0);
+    notify_group_ = group_id_;
+    return Napi::Number::New(info.Env(), static_cast<double>(group_id_));
   }
 
   Napi::Value fail(const Napi::CallbackInfo& info) {
@@ -460,6 +473,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     if (group_open_ || !store_ || !idle_) return;
     if (!store_->begin_group()) return;  // then every batch commits on its own, as without groups
     group_open_ = true;
+    ++group_id_;
     uv_idle_start(idle_, [](uv_idle_t*) {});
   }
 
@@ -468,6 +482,8 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   // frames, closes and events are dropped (clients resend unconfirmed
   // messages; turns they started are not announced).
   void flush_group() {
+    uint64_t notify = 0;
+    bool ok = true;
     if (group_open_) {
       group_open_ = false;
       uv_idle_stop(idle_);
@@ -477,10 +493,23 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
                 r.error().message.c_str(), held_.size());
         held_.clear();
         held_events_.clear();
+        ok = false;
+      }
+      if (notify_group_ == group_id_) {
+        notify = group_id_;
+        notify_group_ = 0;
       }
     }
     run_tail_checkpoint();  // now, while no transaction is open
     release_outputs();
+    if (notify != 0) {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      auto done = Napi::Object::New(env);
+      done.Set("group", static_cast<double>(notify));
+      done.Set("ok", ok);
+      call_js(on_stored_, done);
+    }
   }
 
   void run_tail_checkpoint() {
@@ -602,6 +631,9 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   Napi::AsyncContext async_context_;
   Napi::FunctionReference on_events_;
   Napi::FunctionReference on_ticket_;
+  Napi::FunctionReference on_stored_;
+  uint64_t group_id_ = 0;      // number of the open (or last) group
+  uint64_t notify_group_ = 0;  // a group whose commit JS waits for, or 0
   uv_loop_t* loop_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   uv_check_t* check_ = nullptr;

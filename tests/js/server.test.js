@@ -22,6 +22,44 @@ function echoServer(options = {}) {
 
 const url = (server, query = '') => `ws://127.0.0.1:${server.port}/ws/chat${query}`;
 
+describe('reply.respond() resolves once the reply is stored', () => {
+  // Replies are committed in groups (one SQLite transaction per loop turn), so
+  // "stored" is checked from outside: a second connection to the same file
+  // must see the response the moment respond() resolved. Work an application
+  // does after `await reply.respond()` (billing, a webhook) is then never
+  // repeated for a reply that a crash lost.
+  test('another reader of the database sees the response when respond() resolves', async () => {
+    const Database = require('better-sqlite3');
+    const file = path.join(tmp, 'stored.db');
+    const server = new ChatServer({ port: 0, database: file });
+    const seen = [];
+    server.onMessage(async (msg, reply) => {
+      reply.delta('one moment');
+      await reply.respond({ content: `stored: ${msg.content}` });
+      const db = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        const frames = db.prepare("SELECT frame FROM events WHERE kind = 'response'").all().map((r) => JSON.parse(r.frame));
+        seen.push(frames.some((f) => f.replyTo === msg.messageId && f.content === `stored: ${msg.content}`));
+      } finally {
+        db.close();
+      }
+    });
+    await server.listen();
+    try {
+      const c = new WsProbe(url(server));
+      await c.connect();
+      for (const text of ['a', 'b', 'c']) {
+        const id = c.message(text);
+        await c.waitFor((f) => f.type === 'response' && f.replyTo === id);
+      }
+      await c.close();
+      expect(seen).toEqual([true, true, true]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('ChatServer basics', () => {
   let server;
   beforeAll(async () => {
