@@ -60,8 +60,17 @@ Napi::Value error_codes(const Napi::CallbackInfo& info) {
 // (Measured by bench/base64.mjs.)
 constexpr size_t kExternalStringMin = 64 * 1024;
 
-std::string& scratch() {
-  static std::string buffer;  // the addon runs on Node's main thread only
+// A reused buffer of at least `n` bytes. malloc'd, not a std::string: growing
+// it does not zero-fill, so only the pages a call writes become resident (the
+// decoder asks for 3 bytes per character of room but an ASCII text uses one).
+char* scratch(size_t n) {
+  static char* buffer = nullptr;  // the addon runs on Node's main thread only
+  static size_t capacity = 0;
+  if (capacity < n) {
+    std::free(buffer);
+    buffer = static_cast<char*>(std::malloc(n));
+    capacity = buffer != nullptr ? n : 0;
+  }
   return buffer;
 }
 
@@ -99,11 +108,11 @@ Napi::Value base64_encode(const Napi::CallbackInfo& info) {
       std::free(out);
     }
   }
-  std::string& out = scratch();
-  if (out.size() < n) out.resize(n);
-  media::base64_encode(bytes.Data(), bytes.ByteLength(), out.data());
+  char* out = scratch(n > 0 ? n : 1);
+  if (out == nullptr) throw Napi::Error::New(env, "base64: out of memory");
+  media::base64_encode(bytes.Data(), bytes.ByteLength(), out);
   // Latin-1 creation skips UTF-8 validation: base64 is ASCII.
-  napi_create_string_latin1(env, out.data(), n, &s);
+  napi_create_string_latin1(env, out, n, &s);
   return Napi::Value(env, s);
 }
 
@@ -119,12 +128,12 @@ std::string_view base64_text(const Napi::CallbackInfo& info) {
   napi_value v = info[0];
   size_t length = 0;
   napi_get_value_string_utf16(env, v, nullptr, 0, &length);  // O(1): the string's length
-  std::string& buf = scratch();
   const size_t room = length * 3 + 1;  // + napi's NUL
-  if (buf.size() < room) buf.resize(room);
+  char* buf = scratch(room);
+  if (buf == nullptr) throw Napi::Error::New(env, "base64: out of memory");
   size_t written = 0;
-  napi_get_value_string_utf8(env, v, buf.data(), room, &written);
-  return std::string_view(buf.data(), written);
+  napi_get_value_string_utf8(env, v, buf, room, &written);
+  return std::string_view(buf, written);
 }
 
 Napi::Value base64_decode(const Napi::CallbackInfo& info) {

@@ -47,6 +47,29 @@ std::string str(const rapidjson::Value& v, const char* key) {
   return it != v.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
 }
 
+// A client engine on its own (no server): the test plays the server's frames.
+struct LoneEngine {
+  explicit LoneEngine(uint64_t seed) : entropy(seed) {
+    store = std::move(*store::ClientStore::open(":memory:"));
+    client::ClientConfig config;
+    config.url = "ws://test/ws/chat";
+    engine = std::move(*client::ClientEngine::create(config, *store, entropy, kT0));
+  }
+  // Takes every pending action and event; returns the frames it transmitted.
+  std::vector<std::string> drain() {
+    std::vector<std::string> sent;
+    while (auto a = engine->poll_action()) {
+      if (a->kind == client::ClientEngine::Action::Kind::transmit) sent.push_back(a->text);
+    }
+    while (engine->poll_event()) {
+    }
+    return sent;
+  }
+  SeqEntropy entropy;
+  std::unique_ptr<store::ClientStore> store;
+  std::unique_ptr<client::ClientEngine> engine;
+};
+
 // One client engine and one server hub joined by an in-memory "socket".
 class Wire {
  public:
@@ -225,20 +248,9 @@ TEST(Regression, LoneLowSurrogateEscapeIsBadJson) {
 // lay in the past: a host loop firing poll_timeout() would spin, and the held
 // message would be resent at once.
 TEST(Regression, HugeHeartbeatAndRetryAfterFromAServerDoNotOverflowTimers) {
-  SeqEntropy entropy(3);
-  auto store = std::move(*store::ClientStore::open(":memory:"));
-  client::ClientConfig config;
-  config.url = "ws://test/ws/chat";
-  auto engine = std::move(*client::ClientEngine::create(config, *store, entropy, kT0));
-  auto drain = [&] {
-    std::vector<std::string> sent;
-    while (auto a = engine->poll_action()) {
-      if (a->kind == client::ClientEngine::Action::Kind::transmit) sent.push_back(a->text);
-    }
-    while (engine->poll_event()) {
-    }
-    return sent;
-  };
+  LoneEngine lone(3);
+  auto& engine = lone.engine;
+  auto drain = [&] { return lone.drain(); };
   int64_t now = kT0;
   engine->connect(now);
   drain();
@@ -269,17 +281,9 @@ TEST(Regression, HugeHeartbeatAndRetryAfterFromAServerDoNotOverflowTimers) {
 // Ids stay unique: a taken server id is not adopted, the reply keeps its
 // provisional id, and each reply still gets its own text.
 TEST(Regression, ServerReplyIdReusedForAnotherMessageKeepsIdsUnique) {
-  SeqEntropy entropy(5);
-  auto store = std::move(*store::ClientStore::open(":memory:"));
-  client::ClientConfig config;
-  config.url = "ws://test/ws/chat";
-  auto engine = std::move(*client::ClientEngine::create(config, *store, entropy, kT0));
-  auto drain = [&] {
-    while (engine->poll_action()) {
-    }
-    while (engine->poll_event()) {
-    }
-  };
+  LoneEngine lone(5);
+  auto& engine = lone.engine;
+  auto drain = [&] { lone.drain(); };
   const std::string ts = R"(,"timestamp":"2026-11-23T13:47:50.123Z")";
   engine->connect(kT0);
   drain();

@@ -993,21 +993,15 @@ StoredMessage& ClientEngine::assistant_for(const std::string& reply_to, const st
                                            const std::string& ts, bool* created) {
   *created = false;
   StoredMessage* m = find_reply(reply_to);
-  bool id_taken = false;
   if (!m && !server_id.empty()) {
     m = find(server_id);
-    id_taken = m != nullptr;
     // The same server id for another message's reply (a broken or hostile
     // server) is not this reply.
     if (m && (m->role != "assistant" || (!m->reply_to.empty() && m->reply_to != reply_to))) m = nullptr;
   }
   if (m) return *m;
   StoredMessage a;
-  // Ids stay unique (the UI keys messages by id; found by fuzz_client_engine):
-  // a server id that another message already has is not adopted.
-  // Nor one that looks like a provisional id ("reply:<other message>").
-  a.id = server_id.empty() || id_taken || server_id.rfind(kProvisionalPrefix, 0) == 0 ? kProvisionalPrefix + reply_to
-                                                                                      : server_id;
+  a.id = adoptable_id(server_id) ? server_id : kProvisionalPrefix + reply_to;
   a.role = "assistant";
   a.conversation_id = conversation_id_;
   a.reply_to = reply_to;
@@ -1019,10 +1013,17 @@ StoredMessage& ClientEngine::assistant_for(const std::string& reply_to, const st
   return messages_.back();
 }
 
+// Ids stay unique (the UI keys messages by id; found by fuzz_client_engine):
+// a server's reply id is taken only if no message has it yet and it does not
+// look like a provisional id ("reply:<some message>").
+bool ClientEngine::adoptable_id(const std::string& id) {
+  return !id.empty() && id.rfind(kProvisionalPrefix, 0) != 0 && find(id) == nullptr;
+}
+
 void ClientEngine::set_assistant_id(StoredMessage& m, const std::string& id) {
   if (id.empty() || m.id == id) return;
   if (m.id.rfind(kProvisionalPrefix, 0) != 0) return;  // a server id is final
-  if (id.rfind(kProvisionalPrefix, 0) == 0 || find(id) != nullptr) return;  // ids stay unique
+  if (!adoptable_id(id)) return;
   // Renamed twice before the UI heard of the first name (a reply reopened for
   // a retry): the UI replaces the name it knows.
   std::string was = m.id;

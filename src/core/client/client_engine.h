@@ -257,6 +257,7 @@ class ClientEngine {
   void place(store::StoredMessage m);
   store::StoredMessage& assistant_for(const std::string& reply_to, const std::string& server_id,
                                       const std::string& timestamp, bool* created);
+  bool adoptable_id(const std::string& id);  // a server reply id that keeps ids unique
   void set_assistant_id(store::StoredMessage& m, const std::string& id);
   void save(store::StoredMessage& m);
   void apply_to_user(const std::string& reply_to, const std::string& status,
