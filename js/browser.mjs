@@ -11,7 +11,7 @@ export { createChatStore } from './internal/store.mjs';
 const wasmUrl = new URL('../dist/wasm/chatwire_wasm.wasm', import.meta.url);
 
 // A page may start compiling the .wasm before any of its JS has run, from an
-// inline <script> in the HTML (docs/api.md, "Faster cold start"):
+// inline <script> in the HTML (README.md, "Faster cold start"):
 //   globalThis.chatwireWasmModule = WebAssembly.compileStreaming(fetch(url))
 // When that promise is there and resolves to a module, it is instantiated
 // instead of fetching and compiling again; when it is missing or fails, the
