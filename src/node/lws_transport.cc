@@ -1121,7 +1121,19 @@ int ServerImpl::handle_http(lws* wsi, const char* uri) {
     set_response(s, HttpResponse{503, "text/plain", "Service Unavailable\n"}, true);
     return 0;
   }
+  // RFC 9112 6.3: a Content-Length that is not one plain decimal number
+  // ("5x", or "5,6" when lws joined two headers), or one sent together with
+  // Transfer-Encoding, is a framing error: 400 and close (request smuggling
+  // behind a proxy otherwise).
   std::string cl = header_string(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  const bool has_cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+  const bool has_te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+  if ((has_cl && (cl.empty() || cl.size() > 18 ||
+                  cl.find_first_not_of("0123456789") != std::string::npos)) ||
+      (has_cl && has_te) || lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0) {
+    set_response(s, HttpResponse{400, "text/plain", "Bad Request\n"}, true);
+    return 0;
+  }
   unsigned long long content_length = cl.empty() ? 0 : std::strtoull(cl.c_str(), nullptr, 10);
   if (content_length > opts.max_http_body_bytes) {
     set_response(s, HttpResponse{413, "text/plain", "Payload Too Large\n"}, true);
@@ -1144,6 +1156,12 @@ void ServerImpl::dispatch_http(Session* s) {
   if (s->dispatched) return;
   s->dispatched = true;
   s->awaiting_body = false;
+  // One request per connection: every response says Connection: close and
+  // the socket closes once it is written (set_response), so lws never goes
+  // back to keep-alive. lws 4.1.6 parses a pipelined request from its buffer
+  // list in lws_http_transaction_completed(), and for one with a body
+  // lws_http_action() then loops forever over that list (server.c,
+  // "while (1) ... lws_buflist_next_segment_len"): the loop thread spun there.
   // An async handler may take a while; lws's own HTTP timeouts are short.
   lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, kHttpResponseTimeoutS);
   if (!cb.on_http || detached) {
@@ -1174,9 +1192,9 @@ void ServerImpl::respond(uint64_t req_id, HttpResponse r) {
   set_response(s, std::move(r), false);
 }
 
-void ServerImpl::set_response(Session* s, HttpResponse r, bool close_after) {
+void ServerImpl::set_response(Session* s, HttpResponse r, bool /*close_after*/) {
   s->have_response = true;
-  s->close_after = close_after;
+  s->close_after = true;  // always: see dispatch_http
   s->resp = std::move(r);
   if (s->resp.status < 100 || s->resp.status > 999) s->resp.status = 500;
   s->out.clear();
