@@ -487,6 +487,7 @@ struct Utf8Check {
 // close bookkeeping.
 struct WsState {
   std::list<std::string> outq;  // each with LWS_PRE headroom (a list: empty costs nothing; a deque allocates 512 B)
+  size_t queued_bytes = 0;       // payload bytes in outq
   std::string rx;
   Utf8Check utf8;
   bool close_requested = false;  // close() called: send queue, then close frame
@@ -573,6 +574,7 @@ int ws_writable(lws* wsi, WsState* ws) {
     size_t n = f.size() - LWS_PRE;
     int m = lws_write(wsi, reinterpret_cast<unsigned char*>(&f[LWS_PRE]), n, LWS_WRITE_TEXT);
     if (m < static_cast<int>(n)) return -1;  // lws buffers partial sends itself
+    ws->queued_bytes -= std::min(ws->queued_bytes, n);
     ws->outq.pop_front();
     wrote = true;
   }
@@ -945,6 +947,19 @@ bool ServerImpl::send(uint64_t id, std::string text) {
   if (it == conns.end()) return false;
   Session* s = it->second;
   if (s->ws.close_requested) return false;
+  if (s->ws.queued_bytes + text.size() > opts.max_queued_bytes) {
+    // A peer that does not read: stop producing for it, free what it would
+    // have been sent and drop the socket (a close frame could not reach it).
+    s->ws.outq.clear();
+    s->ws.queued_bytes = 0;
+    s->ws.close_requested = true;
+    s->ws.close_started = true;
+    s->ws.close_code = kCloseSlowReader;
+    s->ws.close_reason = "outgoing queue over the limit";
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    return false;
+  }
+  s->ws.queued_bytes += text.size();
   s->ws.outq.push_back(make_frame(std::move(text)));
   lws_callback_on_writable(s->wsi);
   return true;

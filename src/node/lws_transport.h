@@ -91,6 +91,10 @@ struct ServerImpl;
 struct ClientImpl;
 }  // namespace detail
 
+// Close code reported when a connection's outgoing queue passed
+// Options::max_queued_bytes (a peer that does not read what it is sent).
+constexpr int kCloseSlowReader = 4013;
+
 // A WebSocket + HTTP server on one port.
 class WsServer {
  public:
@@ -100,6 +104,10 @@ class WsServer {
     std::string ws_path = "/ws/chat";
     size_t max_frame_bytes = 16u << 20;  // whole-message limit; over it: close 1009
     size_t max_http_body_bytes = 64u << 10;  // over it: 413
+    // Bytes queued for one WebSocket that its peer has not read yet. Past it
+    // the queue is dropped and the socket killed; on_close reports
+    // kCloseSlowReader. Twice the frame limit, so one largest frame fits.
+    size_t max_queued_bytes = 32u << 20;
     int shutdown_grace_ms = 1000;  // shutdown(): wait this long for close acks
   };
   struct Callbacks {

@@ -16,20 +16,30 @@ const { ChatServer } = require(${JSON.stringify(require.resolve('chatwire'))});
 (async () => {
   const server = new ChatServer({
     host: '127.0.0.1', port: 0, database: ':memory:',
-    auth: { secret: 'robustness-test-secret-0123456789',
+    auth: process.env.NOAUTH ? undefined : { secret: 'robustness-test-secret-0123456789',
             authenticate: async () => { await new Promise((r) => setTimeout(r, 100)); return null; } },
   });
-  server.onMessage(async (msg, reply) => { await reply.respond('ok'); });
+  server.onMessage(async (msg, reply) => {
+    if (msg.content === 'flood') {
+      // 96 MiB of deltas, 64 KiB each, yielding to the loop now and then.
+      const chunk = 'x'.repeat(64 * 1024);
+      for (let i = 0; i < 1536; i++) {
+        reply.delta(chunk);
+        if (i % 32 === 31) await new Promise((r) => setImmediate(r));
+      }
+    }
+    await reply.respond('ok');
+  });
   await server.listen();
   console.log('PORT ' + server.port);
   process.on('SIGTERM', () => server.close().then(() => process.exit(0)));
 })();
 `;
 
-async function startServer() {
+async function startServer(env = {}) {
   const script = path.join(tmp, `server-${process.pid}-${Date.now()}.cjs`);
   fs.writeFileSync(script, SERVER);
-  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d) => { output += d; });
   child.stderr.on('data', (d) => { output += d; });
@@ -122,4 +132,42 @@ describe('strict HTTP framing (issue 14.10)', () => {
       expect(await healthy(s.port)).toBe(200);
     }, 15000);
   }
+});
+
+describe('a peer that does not read (issue 14.2)', () => {
+  let s;
+  beforeAll(async () => { s = await startServer({ NOAUTH: '1' }); });
+  afterAll(() => stopServer(s));
+
+  const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+
+  test('96 MiB of deltas to a socket that stopped reading: RSS stays bounded, the socket is dropped', async () => {
+    const WebSocket = require('ws');
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/ws/chat`);
+    const frames = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    const closed = new Promise((r) => ws._socket.once('close', r));
+    const clientId = require('node:crypto').randomUUID();
+    const ts = () => new Date().toISOString();
+    ws.send(JSON.stringify({ type: 'connect', clientId, timestamp: ts() }));
+    while (!frames.some((f) => f.type === 'connect_confirm')) await sleep(10);
+    const base = rss(s.child.pid);
+    ws.send(JSON.stringify({ type: 'message', messageId: require('node:crypto').randomUUID(), clientId, timestamp: ts(), content: 'flood' }));
+    await sleep(50);
+    ws._socket.pause();  // stop reading: the kernel buffers fill, then the server's queue
+    let peak = 0;
+    let gone = false;
+    closed.then(() => { gone = true; });
+    for (let i = 0; i < 100 && !gone; i++) {
+      peak = Math.max(peak, rss(s.child.pid));
+      await sleep(100);
+      if (i === 60) ws._socket.resume();  // read again: a dropped socket ends
+    }
+    console.log(`rss growth ${((peak - base) / 1048576).toFixed(1)} MiB`);
+    expect(gone).toBe(true);
+    // The cap (32 MiB queued) plus one frame in flight, far below the 96 MiB sent.
+    expect(peak - base).toBeLessThan(80 * 1024 * 1024);
+    expect(await healthy(s.port)).toBe(200);
+  }, 30000);
 });
