@@ -295,7 +295,7 @@ export interface SystemEvent { kind: SystemEventKind; message: string; at: numbe
 export interface ChatStoreState {
   messages: readonly ChatMessage[];
   connection: ConnectionState;
-  /** Thinking steps per user messageId (also on each AssistantMessage.thinking). */
+  /** Thinking steps per user messageId (also on each AssistantMessage.thinking); prototype-less, so any id (even `constructor`) is just a key. */
   thinking: Record<string, string[]>;
   /** The assistant's typing indicator. */
   typing: boolean;

@@ -63,8 +63,8 @@ export function createClientClass(platform) {
       this.#connection = session.connection();
       this.#reloadMessages();
       this.#unwatch = platform.watchLifecycle({
-        visibility: (visible) => this.#input((s) => s.visibilityChanged(now(), visible)),
-        online: () => this.#input((s) => s.online(now())),
+        visibility: (visible) => this.#guard(() => this.#input((s) => s.visibilityChanged(now(), visible))),
+        online: () => this.#guard(() => this.#input((s) => s.online(now()))),
         pagehide: () => this.#storage.flush?.(true),
       });
     }
@@ -311,18 +311,20 @@ export function createClientClass(platform) {
       const mine = () => this.#socket === entry;
       try {
         entry.socket = platform.openSocket(url, {
-          open: () => { if (mine()) this.#input((s) => s.handleOpen(now())); },
-          message: (text) => { if (mine()) this.#input((s) => s.handleFrame(now(), text)); },
-          close: (code, httpStatus) => {
+          // Socket callbacks run on the event loop: nothing may escape them
+          // (an exception there ends a Node process).
+          open: () => this.#guard(() => { if (mine()) this.#input((s) => s.handleOpen(now())); }),
+          message: (text) => this.#guard(() => { if (mine()) this.#input((s) => s.handleFrame(now(), text)); }),
+          close: (code, httpStatus) => this.#guard(() => {
             if (!mine()) return;
             this.#socket = null;
             this.#input((s) => s.handleClose(now(), code, httpStatus || 0));
-          },
+          }),
         }, this.#options);
         this.#socket = entry;
       } catch (err) {
         // A URL the platform refuses outright counts as a failed attempt.
-        queueMicrotask(() => this.#input((s) => s.handleClose(now(), 1006, 0)));
+        queueMicrotask(() => this.#guard(() => this.#input((s) => s.handleClose(now(), 1006, 0))));
         this.#emit('error', err instanceof ChatError ? err : new ChatError('internal', String(err?.message ?? err)));
       }
     }
@@ -337,7 +339,7 @@ export function createClientClass(platform) {
       } catch {
         ok = false;
       }
-      this.#input((s) => s.handleTicket(now(), ok, ok ? ticket : ''));
+      this.#guard(() => this.#input((s) => s.handleTicket(now(), ok, ok ? ticket : '')));
     }
 
     async #runTool(a) {
@@ -351,7 +353,7 @@ export function createClientClass(platform) {
         isError = true;
         result = JSON.stringify(String(err?.message ?? err));
       }
-      this.#input((s) => s.toolResult(now(), a.toolCallId, result, isError));
+      this.#guard(() => this.#input((s) => s.toolResult(now(), a.toolCallId, result, isError)));
     }
 
     #arm(deadline) {
@@ -361,7 +363,7 @@ export function createClientClass(platform) {
       if (deadline === null || deadline === undefined) return;
       this.#timer = setTimeout(() => {
         this.#timerAt = null;
-        this.#input((s) => s.handleTimeout(now()));
+        this.#guard(() => this.#input((s) => s.handleTimeout(now())));
       }, Math.max(0, deadline - now()));
       // A timer alone must not keep a Node process alive (sockets do).
       this.#timer.unref?.();
@@ -464,8 +466,19 @@ export function createClientClass(platform) {
         try {
           fn(payload);
         } catch (err) {
-          queueMicrotask(() => { throw err; });  // a listener's bug must not break the pump
+          // A listener's (or store subscriber's) bug must neither break the pump
+          // nor escape to the process, where it would end a Node client.
+          reportListenerError(event, err);
         }
+      }
+    }
+
+    // Runs a socket/timer callback; whatever it throws is reported, not rethrown.
+    #guard(fn) {
+      try {
+        fn();
+      } catch (err) {
+        this.#emit('error', err instanceof ChatError ? err : new ChatError('internal', String(err?.message ?? err)));
       }
     }
 
@@ -485,6 +498,14 @@ export function createClientClass(platform) {
 }
 
 const CREATE = Symbol('ChatClient.create');
+
+function reportListenerError(event, err) {
+  try {
+    console.error(`chatwire: a '${event}' listener threw:`, err);
+  } catch {
+    // console itself may be broken; the client keeps running either way
+  }
+}
 
 function sameMessage(a, b) {
   return JSON.stringify(a) === JSON.stringify(b);

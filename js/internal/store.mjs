@@ -14,7 +14,7 @@ export function createChatStore(client) {
   const store = createStore(() => ({
     messages: client.messages,
     connection: client.connection,
-    thinking: {},
+    thinking: Object.create(null),  // keyed by wire ids: no prototype
     typing: false,
     lastError: null,
     system: [],           // the newest SYSTEM_KEEP system events, oldest first
@@ -32,8 +32,16 @@ export function createChatStore(client) {
     store.setState({ messages: client.messages, connection: client.connection });
   });
   client.on('thinking', ({ replyTo, step }) => {
+    // replyTo comes from the wire and may be "constructor", "__proto__", ...:
+    // the map has no prototype and is only read through own properties.
     const prev = store.getState().thinking;
-    store.setState({ thinking: { ...prev, [replyTo]: [...(prev[replyTo] ?? []), step] } });
+    const key = String(replyTo);
+    const next = Object.assign(Object.create(null), prev);
+    const steps = Object.hasOwn(prev, key) ? prev[key] : [];
+    Object.defineProperty(next, key, {
+      value: [...steps, step], enumerable: true, writable: true, configurable: true,
+    });
+    store.setState({ thinking: next });
   });
   client.on('typing', ({ isTyping }) => store.setState({ typing: isTyping }));
   client.on('error', (error) => store.setState({ lastError: error }));
