@@ -162,6 +162,7 @@ export interface ChatClientOptions {
   storage?: string;
   /** Returns a fresh one-use ticket; called before every connection attempt. */
   ticket?: () => Promise<string> | string;
+  /** Longest ping interval (default 10000); the server's heartbeatMs is used when shorter. Silence for 3x the interval in use is a lost socket. */
   heartbeatMs?: number;
   reconnect?: ReconnectOptions;
   tools?: Record<string, (args: any) => unknown | Promise<unknown>>;
@@ -268,7 +269,9 @@ export interface ChatServerOptions {
     authenticate: (req: { headers: Record<string, string>; body: string }) => Promise<{ userId: string } | null> | { userId: string } | null;
     ticketTtlMs?: number;
   };
+  /** Advertised in connect_confirm (default 10000, or floor(heartbeatTimeoutMs / 3) when only that is given). */
   heartbeatMs?: number;
+  /** Silence before close 4008 (default 3 x heartbeatMs); less than heartbeatMs throws a RangeError. */
   heartbeatTimeoutMs?: number;
   limits?: Partial<Limits>;
   /** Origins allowed to open a WebSocket (default: any). */

@@ -116,7 +116,12 @@ export function createServerClass(addon, fullLimits) {
         }
         requireFunction(auth.authenticate, 'options.auth.authenticate');
       }
-      const heartbeatMs = optionalInteger(o.heartbeatMs, 'options.heartbeatMs', 10000, 100);
+      // heartbeatMs / heartbeatTimeoutMs defaults and how they relate are the
+      // core's (parse_server_config): only pass on what was given.
+      const heartbeatMs = o.heartbeatMs === undefined ? undefined
+        : optionalInteger(o.heartbeatMs, 'options.heartbeatMs', 10000, 100);
+      const heartbeatTimeoutMs = o.heartbeatTimeoutMs === undefined ? undefined
+        : optionalInteger(o.heartbeatTimeoutMs, 'options.heartbeatTimeoutMs', 30000, 100);
       if (o.allowedOrigins !== undefined &&
           (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string'))) {
         throw new TypeError('options.allowedOrigins must be an array of strings');
@@ -129,7 +134,7 @@ export function createServerClass(addon, fullLimits) {
         path,
         database: optionalString(o.database, 'options.database', ':memory:'),
         heartbeatMs,
-        heartbeatTimeoutMs: optionalInteger(o.heartbeatTimeoutMs, 'options.heartbeatTimeoutMs', 3 * heartbeatMs, 100),
+        heartbeatTimeoutMs,
         limits: fullLimits(o.limits === undefined ? undefined : optionalObject(o.limits, 'options.limits')),
         auth: auth && {
           secret: auth.secret,
@@ -141,6 +146,8 @@ export function createServerClass(addon, fullLimits) {
         retentionEvents: optionalInteger(o.retentionEvents, 'options.retentionEvents', 10000, 0),
         typingAroundHandler: o.typingAroundHandler === undefined ? true : Boolean(o.typingAroundHandler),
       };
+      const invalid = addon.checkServerOptions(JSON.stringify(this.#options));
+      if (invalid) throw new RangeError(invalid);
       this.#authenticate = auth?.authenticate;
     }
 

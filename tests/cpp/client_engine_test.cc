@@ -580,6 +580,36 @@ TEST(ClientEngineConnection, ServerHeartbeatIsUsedAndAnyFrameKeepsTheSocketAlive
   EXPECT_EQ(c.sent_types().size(), 5u);  // pings at 2, 4, 6, 8, 10 s
 }
 
+// Issue 15: the client's own heartbeatMs is a ceiling. A server advertising a
+// longer one (10 s) does not slow the pings or the loss detection down.
+TEST(ClientEngineConnection, PingsAtTheShorterOfClientAndServerHeartbeatAndLostAfterThreeOfThem) {
+  ClientConfig cfg = test_config();
+  cfg.heartbeat_ms = 150;
+  Client c(cfg);
+  c.connect();
+  c.open();
+  c.frame(connect_confirm("conv-1", false, true, 10000));
+  c.clear();
+  EXPECT_EQ(c.engine->poll_timeout(), kT0 + 150);
+  EXPECT_EQ(c.tick(), kT0 + 150);
+  EXPECT_EQ(c.tick(), kT0 + 300);
+  EXPECT_EQ(c.sent_types(), (Strings{"ping", "ping"}));
+  EXPECT_EQ(c.connection().s("/status"), "open");
+  EXPECT_EQ(c.tick(), kT0 + 450);  // 3 x 150 ms of silence
+  EXPECT_EQ(c.sent_types(), (Strings{"ping", "ping"}));
+  ASSERT_EQ(c.of_kind(Kind::close).size(), 1u);
+  EXPECT_EQ(c.of_kind(Kind::close)[0]->code, 4008);
+  EXPECT_EQ(c.connection().s("/status"), "reconnecting");
+
+  // A server asking for a shorter interval than the client's still wins.
+  Client d;  // heartbeatMs 10000
+  d.connect();
+  d.open();
+  d.frame(connect_confirm("conv-1", false, true, 2000));
+  d.clear();
+  EXPECT_EQ(d.engine->poll_timeout(), kT0 + 2000);
+}
+
 TEST(ClientEngineConnection, JitterSpreadsDelaysButNeverGoesUnderTheMinimum) {
   for (uint8_t b : {0x00, 0x40, 0x80, 0xC0, 0xFF}) {
     FixedEntropy entropy(b);

@@ -45,9 +45,9 @@
 //   After the engine emits `close` it ignores that socket: the host must not
 //   report events of a socket it was asked to close.
 //
-// While open: a ping every heartbeatMs (the server's value from
+// While open: a ping every min(config heartbeatMs, the server's value from
 // connect_confirm), and the connection is lost when nothing at all was
-// received for 3 x heartbeatMs.
+// received for 3 x that interval.
 //
 // Messages and the outbox
 // -----------------------
@@ -824,8 +824,12 @@ void ClientEngine::on_confirm(int64_t now, const protocol::ConnectConfirm& c) {
   if (phase_ != Phase::handshake) return;  // a second confirm changes nothing
   phase_ = Phase::confirmed;
   attempt_deadline_.reset();
-  heartbeat_ms_ = c.heartbeat_ms > 0 ? std::clamp(c.heartbeat_ms, kMinServerHeartbeatMs, kMaxServerHeartbeatMs)
-                                    : config_.heartbeat_ms;
+  // The faster of the two: the client's own heartbeatMs is a ceiling, not a
+  // default the server may override with a longer one (issue 15).
+  heartbeat_ms_ = c.heartbeat_ms > 0
+                      ? std::min(config_.heartbeat_ms,
+                                 std::clamp(c.heartbeat_ms, kMinServerHeartbeatMs, kMaxServerHeartbeatMs))
+                      : config_.heartbeat_ms;
   last_rx_at_ = now;
   next_ping_at_ = now + heartbeat_ms_;
   if (c.conversation_id != conversation_id_) {

@@ -52,8 +52,21 @@ Result<ServerConfig> parse_server_config(std::string_view json) {
   c.port = static_cast<int>(port);
   c.gate.max_connections_per_ip = static_cast<size_t>(per_ip);
   if (c.path.empty() || c.path[0] != '/') return bad("path", "a path starting with '/'");
-  // Without an explicit timeout, silence of 3 heartbeats closes (PROTOCOL.md).
-  if (!doc.HasMember("heartbeatTimeoutMs")) c.hub.heartbeat_timeout_ms = 3 * c.hub.heartbeat_ms;
+  // The one place heartbeatMs and heartbeatTimeoutMs are reconciled (issue 15):
+  // without a timeout, silence of 3 heartbeats closes (PROTOCOL.md); with only
+  // a timeout, the advertised heartbeat is a third of it, so a client that
+  // follows it is never closed; both given, the timeout may not be shorter.
+  const bool has_hb = doc.HasMember("heartbeatMs") && !doc["heartbeatMs"].IsNull();
+  const bool has_timeout = doc.HasMember("heartbeatTimeoutMs") && !doc["heartbeatTimeoutMs"].IsNull();
+  if (!has_timeout) {
+    c.hub.heartbeat_timeout_ms = 3 * c.hub.heartbeat_ms;
+  } else if (!has_hb) {
+    c.hub.heartbeat_ms = c.hub.heartbeat_timeout_ms / 3;
+  } else if (c.hub.heartbeat_timeout_ms < c.hub.heartbeat_ms) {
+    return Error(ErrorCode::invalid_field, "options.heartbeatTimeoutMs (" + std::to_string(c.hub.heartbeat_timeout_ms) +
+                                               ") must not be less than options.heartbeatMs (" +
+                                               std::to_string(c.hub.heartbeat_ms) + ")");
+  }
 
   if (auto it = doc.FindMember("limits"); it != doc.MemberEnd() && !it->value.IsNull()) {
     auto limits = api::parse_limits(protocol::to_json_text(it->value));
