@@ -8,25 +8,13 @@ const path = require('node:path');
 const WebSocket = require('ws');
 const { ChatServer } = require('chatwire');
 const { builds } = require('./builds');
+const { until } = require('./wsclient');
 const { TcpProxy } = require('./tcpproxy');
 
 const dir = path.join(__dirname, '../fixtures/images');
 const fixture = (file) => fs.readFileSync(path.join(dir, file));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function until(pred, what, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      let v;
-      try { v = pred(); } catch { v = undefined; }
-      if (v) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 const analysisOf = (img) => ({
   imageId: img.id,

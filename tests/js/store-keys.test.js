@@ -5,23 +5,10 @@
 const WebSocket = require('ws');
 const { ChatServer } = require('chatwire');
 const { builds } = require('./builds');
-const { WsProbe, ts } = require('./wsclient');
+const { WsProbe, ts, until } = require('./wsclient');
 
 const IDS = ['constructor', '__proto__', 'toString'];
 
-function until(pred, what, timeoutMs = 8000) {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      let v;
-      try { v = pred(); } catch { v = undefined; }
-      if (v) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 // Fails the test if anything escapes to the process (what used to kill it).
 function trapUncaught() {

@@ -4,20 +4,8 @@
 const WebSocket = require('ws');
 const { ChatServer, createChatStore } = require('chatwire');
 const { builds } = require('./builds');
+const { until } = require('./wsclient');
 
-function until(pred, timeoutMs = 8000, what = 'condition') {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      let v;
-      try { v = pred(); } catch { v = undefined; }
-      if (v) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 describe.each(builds)('submitComponent (%s)', (name, cw) => {
   let server;
@@ -44,12 +32,12 @@ describe.each(builds)('submitComponent (%s)', (name, cw) => {
       await client.connect();
       await client.send({ content: 'wake me up' });
       const reply = await until(() => client.messages.find((m) => m.role === 'assistant' && m.status === 'complete'),
-        8000, 'the reply');
+        'the reply', 8000);
       expect(reply.components).toHaveLength(1);
       const { componentId } = reply.components[0];
 
       await expect(store.getState().submitComponent(componentId, 'submit', { time: '07:00' })).resolves.toBe(true);
-      await until(() => actions.length === 1, 8000, 'onComponentAction');
+      await until(() => actions.length === 1, 'onComponentAction', 8000);
       expect(actions[0]).toMatchObject({ componentId, action: 'submit', values: { time: '07:00' } });
 
       await expect(client.submitComponent('no-such-component', 'submit', {})).rejects.toMatchObject({ code: 'not_found' });

@@ -9,6 +9,7 @@ const path = require('node:path');
 const WebSocket = require('ws');
 const { ChatServer } = require('chatwire');
 const { builds } = require('./builds');
+const { until } = require('./wsclient');
 const { TcpProxy } = require('./tcpproxy');
 
 const FIXTURE = 'png_rgb_4x3.png';
@@ -25,19 +26,6 @@ const LOCATION = { lat: 52.52, lon: 13.405 };
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function until(pred, what, timeoutMs = 10000) {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      let v;
-      try { v = pred(); } catch { v = undefined; }
-      if (v) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 // The analysis the handler computes from what the server learned about the image.
 const analysisOf = (img) => ({

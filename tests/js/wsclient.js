@@ -67,4 +67,20 @@ class WsProbe {
   }
 }
 
-module.exports = { WsProbe, ts };
+// Polls pred() every 5 ms until it returns something truthy (a throw counts
+// as not yet); rejects naming `what` after timeoutMs.
+function until(pred, what = 'condition', timeoutMs = 10000) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      let v;
+      try { v = pred(); } catch { v = undefined; }
+      if (v) return resolve(v);
+      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+module.exports = { WsProbe, ts, until };
