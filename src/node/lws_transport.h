@@ -1,33 +1,33 @@
-// libwebsockets transport for the Node addon: moves WebSocket text frames and
-// HTTP requests between lws and C++ callbacks, on Node's own libuv loop.
+// The Node addon's transports: WebSocket text frames and HTTP requests moved
+// between the network and C++ callbacks, on Node's own libuv loop.
+// WsServer is chatwire's own HTTP/1.1 + WebSocket server (ws_server.cc);
+// WsClient uses libwebsockets (lws_transport.cc).
 //
 // Theory of operation
 // - No protocol knowledge: frames are opaque text, HTTP bodies opaque bytes.
 // - Single-threaded: every method must be called on the thread that runs the
 //   loop given to listen()/open(); every callback runs on that thread. No locks.
-// - lws runs on the foreign (Node) loop: LWS_SERVER_OPTION_LIBUV +
+// - The client's lws runs on the foreign (Node) loop: LWS_SERVER_OPTION_LIBUV +
 //   info.foreign_loops. Before the first context, libuv.so.1 is dlopen'ed with
 //   RTLD_NODELETE, so that lws unloading its evlib plugin never runs Debian
 //   libuv's destructor against Node's libuv (TOOLCHAIN.md trap 1).
-// - One lws context per WsServer, and one per WsClient connection attempt (see
-//   lws_transport.cc for why not a shared client context). A context is
-//   destroyed in two phases (trap 2): lws_context_destroy() starts closing
-//   lws's uv handles; a uv timer owned by the transport polls the loop until no
-//   handle of that context is left, then calls lws_context_destroy() again,
-//   which frees it. Only then does `done` run, so after done() nothing of lws
-//   holds a handle or a ref on the loop and Node can exit.
-// - Callbacks never run inside lws_context_destroy(): on_close calls that
-//   the destruction causes are delivered right after it returns.
+// - One lws context per WsClient connection attempt (see lws_transport.cc for
+//   why not a shared client context). A context is destroyed in two phases
+//   (trap 2): lws_context_destroy() starts closing lws's uv handles; a uv
+//   timer owned by the transport polls the loop until no handle of that
+//   context is left, then calls lws_context_destroy() again, which frees it.
+//   Only then does `done` run, so after done() nothing of lws holds a handle
+//   or a ref on the loop and Node can exit. Callbacks never run inside
+//   lws_context_destroy().
 // - A listening server keeps Node alive (its listen socket is an active uv
 //   handle, like net.Server); an open client connection does too. An idle
 //   WsClient (never opened, or its connection closed) holds no handle at all.
 // - Callbacks may call back into the transport (send/close/shutdown) at any
-//   time; lws_write only happens inside lws's writable callbacks, and contexts
-//   are never destroyed from inside an lws callback.
-// - An exception thrown by a callback never unwinds through lws: it is caught
-//   and handed to Callbacks::on_exception (default: printed to stderr).
+//   time.
+// - An exception thrown by a callback never unwinds into the transport: it is
+//   caught and handed to Callbacks::on_exception (default: printed to stderr).
 // - The objects may be destroyed at any time: the destructor stops callbacks
-//   and starts shutdown; lws state is freed later on the loop.
+//   and starts shutdown; what is left is freed later on the loop.
 #ifndef CHATWIRE_NODE_LWS_TRANSPORT_H_
 #define CHATWIRE_NODE_LWS_TRANSPORT_H_
 
@@ -47,14 +47,15 @@ namespace chatwire::node {
 // One HTTP request that is not a WebSocket upgrade (e.g. POST /api/ticket).
 struct HttpRequest {
   std::string method;  // "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"
-  std::string path;    // percent-decoded and normalised by lws, e.g. "/api/ticket"
+  std::string path;    // percent-decoded, "//", "." and ".." resolved, e.g. "/api/ticket"
   std::string query;   // without '?'; see Handshake::query for the encoding
   // Read fully before on_http. The server itself answers 413 over
-  // Options::max_http_body_bytes, and 411 to a body without Content-Length
-  // (lws 4.1 cannot read chunked request bodies).
+  // Options::max_http_body_bytes, and 411 to a chunked body (only
+  // Content-Length bodies are read).
   std::string body;
   // Lowercase names without the colon ("authorization", "origin",
-  // "content-type", "x-forwarded-for", ...): every header lws knows by name.
+  // "content-type", "x-forwarded-for", ...): every header of the request;
+  // a repeated one has its values joined with ", ".
   std::map<std::string, std::string> headers;
   std::string peer_ip;
 };
@@ -73,12 +74,12 @@ using HttpResponder = std::function<void(HttpResponse)>;
 // What a WebSocket upgrade request carries, for the accept/refuse decision.
 struct Handshake {
   std::string path;  // e.g. "/ws/chat"
-  // Without '?', e.g. "ticket=abc". lws percent-decodes the query while
-  // parsing; the transport re-encodes each name and value (RFC 3986
+  // Without '?', e.g. "ticket=abc". The server percent-decodes each name and
+  // value of the query and re-encodes it (RFC 3986
   // unreserved characters stay as they are), so "a%26b=c%3Dd" arrives as
   // "a%26b=c%3Dd" and "a+b" as "a%20b" ('+' means space in a query).
   std::string query;
-  std::string origin;   // "" when absent
+  std::string origin;   // the Origin header only; "" when absent
   std::string peer_ip;  // e.g. "127.0.0.1"
 };
 
@@ -95,7 +96,10 @@ struct ClientImpl;
 // Options::max_queued_bytes (a peer that does not read what it is sent).
 constexpr int kCloseSlowReader = 4013;
 
-// A WebSocket + HTTP server on one port.
+// A WebSocket + HTTP/1.1 server on one port (ws_server.cc has the rules it
+// enforces on the wire: strict request heads, one request per connection,
+// masked client frames, a budget for control frames, bounds on sockets that
+// have not sent a request yet).
 class WsServer {
  public:
   struct Options {
@@ -123,10 +127,12 @@ class WsServer {
     // Exactly once per connection that got on_open, whatever the cause:
     // the peer's close code (1005 if its close frame had none), the code
     // this side closed with (close(), 1009, 1007 bad UTF-8, 1003 binary,
-    // 1001 shutdown), or 1006 when the TCP connection just ended.
+    // 1001 shutdown, 1002 a protocol error, 1008 too many control frames,
+    // kCloseSlowReader), or 1006 when the TCP connection just ended.
     std::function<void(uint64_t conn_id, int close_code)> on_close;
     // Any non-upgrade request. Unset: 404. The connection waits up to
-    // 120 s for the responder, then lws drops it.
+    // 120 s for the responder, then the server drops it. Every response
+    // closes its connection (Connection: close).
     std::function<void(HttpRequest, HttpResponder)> on_http;
     ExceptionHandler on_exception;
   };
@@ -150,9 +156,9 @@ class WsServer {
   // Stops accepting (new upgrades and requests get 503), closes every
   // connection with 1001 (on_close follows for each), waits up to
   // shutdown_grace_ms for the close handshakes and for HTTP responses already
-  // given to a responder to be written, then destroys the lws context
-  // (requests still waiting for their responder are dropped). `done` runs on
-  // the loop when every lws uv handle is closed and the context is freed
+  // given to a responder to be written, then closes every socket (requests
+  // still waiting for their responder are dropped). `done` runs on the loop
+  // when every uv handle of the server is closed
   // (right away if listen() was never called). May be called from any
   // callback. Idempotent: later calls only add their `done`.
   void shutdown(std::function<void()> done);
