@@ -25,11 +25,14 @@
 // - Parsing is strict: a bare LF, an obs-fold, whitespace before a colon, a
 //   control character in a value, a Content-Length that is not one plain
 //   number (or appears twice), or Content-Length with Transfer-Encoding: 400.
-// - Sockets that have not sent a whole request head are "pending": at most
-//   kMaxPendingPerIp per IP and kMaxPending in all; past either, the oldest
-//   pending socket (of that IP) is closed to make room, so silent sockets
-//   can never keep a real client from being accepted. A pending socket that
-//   sent nothing for kFirstByteMs, or no complete head in kHeadMs, is closed.
+// - Sockets that have not sent a whole request head are "pending". A pending
+//   socket costs a descriptor and ~1 KB, nothing per event; one that sent
+//   nothing for kFirstByteMs, or no complete head in kHeadMs, is closed. At
+//   most kMaxPendingPerIp per IP and kMaxPending in all: past either, and
+//   when accept() runs out of descriptors, the oldest pending socket of the
+//   IP that holds the most is closed to make room. So silent sockets never
+//   keep the accept path from taking a real client, and one address cannot
+//   crowd out the others.
 // - WebSocket frames: client frames must be masked (1002), RSV bits zero
 //   (1002: no extensions are negotiated), control frames final and <= 125
 //   bytes (1002), text only (1003), UTF-8 (1007), messages up to
@@ -86,8 +89,8 @@ constexpr uint64_t kHttpResponseMs = 120000;     // an async responder must answ
 constexpr uint64_t kHttpWriteMs = 30000;         // writing a response
 constexpr uint64_t kLingerMs = 2000;             // after a response: drain input, then close
 constexpr uint64_t kCloseMs = 5000;              // close frame queued -> peer's close frame
-constexpr size_t kMaxPending = 1024;             // sockets without a whole request head
-constexpr size_t kMaxPendingPerIp = 256;         // > 2 accept batches: see on_listen_readable
+constexpr size_t kMaxPending = 8192;             // sockets without a whole request head...
+constexpr size_t kMaxPendingPerIp = 4096;        // ...and from one IP (see accept_one)
 constexpr int kAcceptBatch = 64;                 // accepts per readable event of the listener
 constexpr uint64_t kAcceptPauseMs = 50;          // out of descriptors: try again after
 constexpr uint64_t kSweepMs = 250;               // timeout granularity
@@ -508,7 +511,8 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   // --- connections
   void accept_one(int fd, const sockaddr_storage& ss);
   void set_pending(Conn* c, bool on);
-  void destroy(Conn* c);
+  bool evict_pending();
+  void destroy(Conn* c, bool reset = false);
   void report_close(Conn* c);
   void start_reading(Conn* c);
   void on_read(Conn* c, const char* p, size_t n);
@@ -631,8 +635,14 @@ void ServerImpl::on_listen_readable() {
     sockaddr_storage ss{};
     socklen_t sl = sizeof(ss);
     int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && evict_pending()) {
+      // Out of descriptors: a pending socket gave its one back (uv_close
+      // closes the descriptor at once); try again.
+      sl = sizeof(ss);
+      fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    }
     if (fd < 0) {
-      // Out of descriptors: try again shortly (a socket may have gone).
+      // Still out of descriptors: try again shortly.
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) pause_accepting();
       return;  // EAGAIN: drained
     }
@@ -798,12 +808,26 @@ void ServerImpl::accept_one(int fd, const sockaddr_storage& ss) {
   c->peer_ip = peer_ip_string(ss);
   c->since_ms = uv_now(loop);
   c->deadline_ms = c->since_ms + kFirstByteMs;
-  // Make room: the oldest socket without a request head goes first.
-  auto& mine = pending_by_ip[c->peer_ip];
-  if (mine.size() >= kMaxPendingPerIp) destroy(mine.front());
-  if (pending.size() >= kMaxPending) destroy(pending.front());
+  // Make room: the oldest socket without a request head of the IP that has
+  // the most goes first.
+  auto mine = pending_by_ip.find(c->peer_ip);
+  if (mine != pending_by_ip.end() && mine->second.size() >= kMaxPendingPerIp) {
+    destroy(mine->second.front());
+  } else if (pending.size() >= kMaxPending) {
+    evict_pending();
+  }
   set_pending(c, true);
   start_reading(c);
+}
+
+// Closes the oldest pending socket of the IP with the most pending sockets.
+bool ServerImpl::evict_pending() {
+  const std::list<Conn*>* most = nullptr;
+  for (const auto& kv : pending_by_ip)
+    if (!most || kv.second.size() > most->size()) most = &kv.second;
+  if (!most || most->empty()) return false;
+  destroy(most->front());
+  return true;
 }
 
 void ServerImpl::set_pending(Conn* c, bool on) {
@@ -845,7 +869,7 @@ void ServerImpl::start_reading(Conn* c) {
 }
 
 // Closes the socket now; on_close follows for an open WebSocket.
-void ServerImpl::destroy(Conn* c) {
+void ServerImpl::destroy(Conn* c, bool reset) {
   if (c->closing) return;
   c->closing = true;
   set_pending(c, false);
@@ -860,13 +884,15 @@ void ServerImpl::destroy(Conn* c) {
   report_close(c);
   c->outq.clear();
   c->queued_bytes = 0;
-  uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), [](uv_handle_t* h) {
+  auto on_closed = [](uv_handle_t* h) {
     auto* cc = static_cast<Conn*>(h->data);
     ServerImpl* impl = cc->srv;
     impl->all.erase(cc->all_it);
     delete cc;
     impl->handle_closed();
-  });
+  };
+  if (!reset || uv_tcp_close_reset(&c->tcp, on_closed) != 0)
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), on_closed);
   maybe_proceed_shutdown();
 }
 
@@ -1482,8 +1508,10 @@ bool ServerImpl::send(uint64_t id, std::string text) {
   if (c->queued_bytes + text.size() > opts.max_queued_bytes) {
     // A peer that does not read: stop producing for it, free what it would
     // have been sent and drop the socket (a close frame could not reach it).
+    // An RST, not a FIN: the kernel frees the socket's buffers now, and the
+    // peer learns it at its next read instead of after reading them all.
     c->close_code = kCloseSlowReader;
-    destroy(c);
+    destroy(c, /*reset=*/true);
     return false;
   }
   push(c, Out{ws_header(1, text.size()), std::move(text)});
