@@ -4,7 +4,7 @@
 #   npm run fuzz -- [seconds per target, default 60] [target ...]
 #   scripts/fuzz.sh 300 server_hub client_engine
 #
-# Targets: frame_decoder base64 image client_engine server_hub (default: all).
+# Targets: frame_decoder base64 image client_engine server_hub wire (default: all).
 # Builds with clang, ASan + UBSan and libFuzzer instrumentation in out/fuzz
 # (CHATWIRE_FUZZ_DIR to change). Before fuzzing, each target replays its saved
 # crashes (tests/fuzz/regressions/<target>/, they must pass now).
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 SECS=${1:-60}
 shift || true
-ALL=(frame_decoder base64 image client_engine server_hub)
+ALL=(frame_decoder base64 image client_engine server_hub wire)
 TARGETS=("${@:-${ALL[@]}}")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 BUILD=${CHATWIRE_FUZZ_DIR:-out/fuzz}

@@ -26,7 +26,7 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=cl
   -DCHATWIRE_SANITIZE=ON -DCHATWIRE_FUZZ=ON >/dev/null
 # Only what runs here (not the benchmarks).
 cmake --build "$BUILD" -j "$JOBS" --target chatwire_tests fuzz_frame_decoder fuzz_base64 fuzz_image \
-  fuzz_client_engine fuzz_server_hub >/dev/null
+  fuzz_client_engine fuzz_server_hub fuzz_wire >/dev/null
 
 step "GoogleTest suite under ASan+UBSan (CTest)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1,6 +1,7 @@
 // Small pieces both transports use (the lws client in lws_transport.cc and
 // the server in ws_server.cc): callback exception reporting, a uv timer with a
-// std::function, posting to the loop, close-code and UTF-8 rules of RFC 6455.
+// std::function, posting to the loop; and (from wire.h) the close-code and
+// UTF-8 rules of RFC 6455.
 // Header-only, internal to the addon.
 #ifndef CHATWIRE_NODE_TRANSPORT_UTIL_H_
 #define CHATWIRE_NODE_TRANSPORT_UTIL_H_
@@ -14,8 +15,12 @@
 #include <functional>
 
 #include "lws_transport.h"
+#include "wire.h"
 
 namespace chatwire::node::util {
+
+using wire::sendable_close_code;
+using wire::Utf8Check;
 
 inline void report_exception(const ExceptionHandler& handler, std::exception_ptr ep) {
   if (handler) {
@@ -86,73 +91,6 @@ inline void post(uv_loop_t* loop, std::function<void()> fn) {
     }
   });
 }
-
-// A close code we may put on the wire (RFC 6455 7.4): 1005/1006/1015 and
-// out-of-range values are reserved for reporting, not for sending.
-inline int sendable_close_code(int code) {
-  if (code < 1000 || code > 4999 || code == 1004 || code == 1005 || code == 1006 ||
-      code == 1015)
-    return 1000;
-  return code;
-}
-
-// Incremental UTF-8 validation (RFC 3629: no overlongs, no surrogates, at
-// most U+10FFFF) across the chunks of one message. lws can validate too
-// (LWS_SERVER_OPTION_VALIDATE_UTF8), but it then closes through the path
-// that drops the close frame in Debian's build (see ws_start_close), so the
-// peer would see 1006 instead of 1007.
-struct Utf8Check {
-  unsigned need = 0;  // continuation bytes still expected
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the next one
-
-  bool feed(const unsigned char* p, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-      if (need == 0) {
-        // ASCII runs, 8 bytes at a time
-        while (i + 8 <= n) {
-          uint64_t w;
-          std::memcpy(&w, p + i, 8);
-          if (w & 0x8080808080808080ull) break;
-          i += 8;
-        }
-        if (i >= n) break;
-        unsigned char c = p[i++];
-        if (c < 0x80) continue;
-        lo = 0x80;
-        hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-          need = 1;
-        } else if (c == 0xE0) {
-          need = 2;
-          lo = 0xA0;
-        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-          need = 2;
-        } else if (c == 0xED) {
-          need = 2;
-          hi = 0x9F;
-        } else if (c == 0xF0) {
-          need = 3;
-          lo = 0x90;
-        } else if (c >= 0xF1 && c <= 0xF3) {
-          need = 3;
-        } else if (c == 0xF4) {
-          need = 3;
-          hi = 0x8F;
-        } else {
-          return false;
-        }
-      } else {
-        unsigned char c = p[i++];
-        if (c < lo || c > hi) return false;
-        lo = 0x80;
-        hi = 0xBF;
-        need--;
-      }
-    }
-    return true;
-  }
-};
 
 }  // namespace chatwire::node::util
 

@@ -72,6 +72,7 @@
 #include "../core/media/base64.h"
 #include "lws_transport.h"
 #include "transport_util.h"
+#include "wire.h"
 
 namespace chatwire::node {
 namespace {
@@ -79,7 +80,6 @@ namespace {
 using util::report_exception;
 using util::sendable_close_code;
 using util::Timer;
-using util::Utf8Check;
 
 constexpr size_t kMaxHeadBytes = 8192;           // request line + headers; past it: 431
 constexpr uint64_t kFirstByteMs = 3000;          // a new socket must start its request by then
@@ -139,228 +139,11 @@ const char* status_text(int status) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Request head parsing (RFC 9112 section 2-6, strict).
-
-bool is_tchar(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-// True if the comma-separated list `v` has `token` (case-insensitive).
-bool has_token(std::string_view v, std::string_view token) {
-  size_t i = 0;
-  while (i <= v.size()) {
-    size_t j = v.find(',', i);
-    if (j == std::string_view::npos) j = v.size();
-    std::string_view t = v.substr(i, j - i);
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    if (iequals(t, token)) return true;
-    i = j + 1;
-  }
-  return false;
-}
-
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes; false on a malformed escape or an encoded NUL.
-bool percent_decode(std::string_view in, bool plus_is_space, std::string* out) {
-  out->clear();
-  out->reserve(in.size());
-  for (size_t i = 0; i < in.size(); i++) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
-      if (h < 0 || l < 0) return false;
-      char d = static_cast<char>(h * 16 + l);
-      if (d == '\0') return false;
-      out->push_back(d);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out->push_back(' ');
-    } else {
-      out->push_back(c);
-    }
-  }
-  return true;
-}
-
-// Percent-encodes everything but RFC 3986 unreserved characters.
-void append_query_encoded(std::string* out, std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '.' || c == '_' || c == '~') {
-      out->push_back(static_cast<char>(c));
-    } else {
-      out->push_back('%');
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 15]);
-    }
-  }
-}
-
-// The query in one canonical encoding (Handshake::query): each name and value
-// decoded ('+' is a space) and re-encoded. False on a malformed escape.
-bool canonical_query(std::string_view q, std::string* out) {
-  out->clear();
-  std::string name, value;
-  size_t i = 0;
-  while (i <= q.size()) {
-    size_t j = q.find('&', i);
-    if (j == std::string_view::npos) j = q.size();
-    std::string_view part = q.substr(i, j - i);
-    i = j + 1;
-    if (part.empty()) continue;
-    size_t eq = part.find('=');
-    if (!percent_decode(part.substr(0, eq), true, &name)) return false;
-    if (!out->empty()) out->push_back('&');
-    append_query_encoded(out, name);
-    if (eq != std::string_view::npos) {
-      if (!percent_decode(part.substr(eq + 1), true, &value)) return false;
-      out->push_back('=');
-      append_query_encoded(out, value);
-    }
-  }
-  return true;
-}
-
-// Decoded, normalised path: "//" collapsed, "." and ".." resolved (never above
-// the root). False when not an origin-form path or malformed.
-bool normalise_path(std::string_view raw, std::string* out) {
-  std::string dec;
-  if (raw.empty() || raw[0] != '/' || !percent_decode(raw, false, &dec)) return false;
-  std::vector<std::string_view> segs;
-  std::string_view d(dec);
-  size_t i = 1;
-  bool trailing = false;
-  while (i <= d.size()) {
-    size_t j = d.find('/', i);
-    if (j == std::string_view::npos) j = d.size();
-    std::string_view seg = d.substr(i, j - i);
-    trailing = j == d.size() ? false : true;
-    if (seg == "..") {
-      if (!segs.empty()) segs.pop_back();
-    } else if (!seg.empty() && seg != ".") {
-      segs.push_back(seg);
-    }
-    i = j + 1;
-  }
-  out->clear();
-  for (auto s : segs) {
-    out->push_back('/');
-    out->append(s);
-  }
-  if (out->empty() || (trailing && d.back() == '/')) out->push_back('/');
-  return true;
-}
-
-struct Head {
-  std::string method, target, version;
-  std::vector<std::pair<std::string, std::string>> fields;  // lowercase name, value
-};
-
-// Parses a request head (everything before the empty line, CRLF-separated,
-// bare LF already refused). Returns 0 or the status to answer.
-int parse_head(std::string_view h, Head* out) {
-  size_t eol = h.find("\r\n");
-  std::string_view line = h.substr(0, eol);
-  size_t sp1 = line.find(' ');
-  if (sp1 == std::string_view::npos || sp1 == 0) return 400;
-  size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || sp2 == sp1 + 1 || line.find(' ', sp2 + 1) != std::string_view::npos)
-    return 400;
-  std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
-                   version = line.substr(sp2 + 1);
-  for (unsigned char c : method)
-    if (!is_tchar(c)) return 400;
-  for (unsigned char c : target)
-    if (c <= 0x20 || c >= 0x7f) return 400;
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/") return 400;
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") return 505;
-  out->method.assign(method);
-  out->target.assign(target);
-  out->version.assign(version);
-  size_t pos = eol == std::string_view::npos ? h.size() : eol + 2;
-  while (pos < h.size()) {
-    size_t e = h.find("\r\n", pos);
-    if (e == std::string_view::npos) e = h.size();
-    std::string_view f = h.substr(pos, e - pos);
-    pos = e + 2;
-    if (f.empty()) return 400;
-    if (f[0] == ' ' || f[0] == '\t') return 400;  // obs-fold (RFC 9112 5.2)
-    size_t colon = f.find(':');
-    if (colon == std::string_view::npos || colon == 0) return 400;
-    std::string name;
-    name.reserve(colon);
-    for (size_t i = 0; i < colon; i++) {
-      if (!is_tchar(static_cast<unsigned char>(f[i]))) return 400;  // incl. "Name :"
-      name.push_back(lower(f[i]));
-    }
-    std::string_view v = f.substr(colon + 1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    for (unsigned char c : v)
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return 400;
-    out->fields.emplace_back(std::move(name), std::string(v));
-  }
-  return 0;
-}
-
 std::string accept_key(const std::string& key) {
   std::string in = key + kWsGuid;
   unsigned char md[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), md);
   return media::base64_encode(md, sizeof(md));
-}
-
-bool valid_ws_key(std::string_view k) {
-  // base64 of 16 bytes: 22 characters and "=="
-  if (k.size() != 24 || k[22] != '=' || k[23] != '=') return false;
-  for (size_t i = 0; i < 22; i++) {
-    char c = k[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-          c == '/'))
-      return false;
-  }
-  return true;
-}
-
-// A close code a peer may send (RFC 6455 7.4.1, plus IANA's 1012-1014).
-bool valid_peer_close_code(int c) {
-  return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
-}
-
-std::string ws_header(uint8_t opcode, size_t n) {
-  std::string h;
-  h.push_back(static_cast<char>(0x80 | opcode));
-  if (n < 126) {
-    h.push_back(static_cast<char>(n));
-  } else if (n <= 0xffff) {
-    h.push_back(static_cast<char>(126));
-    h.push_back(static_cast<char>(n >> 8));
-    h.push_back(static_cast<char>(n & 0xff));
-  } else {
-    h.push_back(static_cast<char>(127));
-    for (int i = 7; i >= 0; i--) h.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xff));
-  }
-  return h;
 }
 
 std::string peer_ip_string(const sockaddr_storage& ss) {
@@ -429,18 +212,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
     // WebSocket
     uint64_t conn_id = 0, token = 0;
     bool opened = false, reported = false;
-    // frame parser
-    uint8_t hdr[14] = {0};
-    uint8_t hlen = 0;
-    bool in_payload = false;
-    uint8_t opcode = 0;
-    bool fin = false;
-    uint64_t remaining = 0;
-    uint8_t mask[4] = {0};
-    uint64_t mask_pos = 0;
-    bool in_message = false;  // a fragmented text message is being assembled
-    std::string rx, ctrl;
-    Utf8Check utf8;
+    wire::FrameReader reader{0};  // sized at the upgrade
     double tokens = kControlBurst;
     uint64_t tokens_ms = 0;
     // close
@@ -520,7 +292,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   void feed_head(Conn* c, const char* p, size_t n);
   void handle_head(Conn* c, std::string_view head, std::string_view rest);
   void feed_body(Conn* c, const char* p, size_t n);
-  void handle_upgrade(Conn* c, const Head& h, const std::string& path, const std::string& query,
+  void handle_upgrade(Conn* c, const wire::RequestHead& h, const std::string& path, const std::string& query,
                       std::string_view rest);
   void dispatch_http(Conn* c);
   void respond_to(Conn* c, HttpResponse r);
@@ -530,8 +302,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
 
   // --- WebSocket
   void ws_feed(Conn* c, const char* p, size_t n);
-  bool ws_frame_start(Conn* c);
-  void ws_frame_done(Conn* c);
+  void ws_peer_close(Conn* c);
   void ws_fail(Conn* c, int code, const char* reason);
   void queue_close(Conn* c, int code, std::string_view reason);
   bool send(uint64_t id, std::string text);
@@ -950,18 +721,11 @@ void ServerImpl::feed_head(Conn* c, const char* p, size_t n) {
   size_t take = std::min(n, kMaxHeadBytes + 4 - std::min(old, kMaxHeadBytes + 4));
   c->head.append(p, take);
   // Look for the end of the head, refusing a bare LF on the way.
-  size_t from = old;
-  size_t end = std::string::npos;
-  for (size_t i = from; i < c->head.size(); i++) {
-    if (c->head[i] != '\n') continue;
-    if (i == 0 || c->head[i - 1] != '\r') {
-      refuse(c, 400);
-      return;
-    }
-    if (i >= 3 && c->head[i - 2] == '\n' && c->head[i - 3] == '\r') {
-      end = i + 1;
-      break;
-    }
+  bool bare_lf = false;
+  const size_t end = wire::find_head_end(c->head, old, &bare_lf);
+  if (bare_lf) {
+    refuse(c, 400);
+    return;
   }
   if (end == std::string::npos) {
     if (c->head.size() > kMaxHeadBytes) refuse(c, 431);
@@ -983,8 +747,8 @@ void ServerImpl::feed_head(Conn* c, const char* p, size_t n) {
 }
 
 void ServerImpl::handle_head(Conn* c, std::string_view raw, std::string_view rest) {
-  Head h;
-  if (int st = parse_head(raw, &h)) {
+  wire::RequestHead h;
+  if (int st = wire::parse_request_head(raw, &h)) {
     refuse(c, st);
     return;
   }
@@ -1014,7 +778,7 @@ void ServerImpl::handle_head(Conn* c, std::string_view raw, std::string_view res
   std::string_view raw_query = qm == std::string_view::npos ? std::string_view() : target.substr(qm + 1);
   if (h.method == "OPTIONS" && target == "*") {
     path = "*";
-  } else if (!normalise_path(target.substr(0, qm), &path) || !canonical_query(raw_query, &query)) {
+  } else if (!wire::normalise_path(target.substr(0, qm), &path) || !wire::canonical_query(raw_query, &query)) {
     refuse(c, 400);
     return;
   }
@@ -1024,7 +788,7 @@ void ServerImpl::handle_head(Conn* c, std::string_view raw, std::string_view res
     return it == fields.end() ? nullptr : &it->second;
   };
   const std::string* upgrade = field("upgrade");
-  if (upgrade && has_token(*upgrade, "websocket")) {
+  if (upgrade && wire::has_token(*upgrade, "websocket")) {
     // TE or a body on an upgrade: framing we do not read.
     if (cl_count || field("transfer-encoding")) {
       refuse(c, 400);
@@ -1086,7 +850,7 @@ void ServerImpl::handle_head(Conn* c, std::string_view raw, std::string_view res
     c->deadline_ms = c->since_ms + kBodyMs;
     r.body.reserve(c->body_need);
     auto e = r.headers.find("expect");
-    if (e != r.headers.end() && iequals(e->second, "100-continue") && rest.empty())
+    if (e != r.headers.end() && wire::iequals(e->second, "100-continue") && rest.empty())
       push(c, Out{"HTTP/1.1 100 Continue\r\n\r\n", {}});
     if (!rest.empty()) feed_body(c, rest.data(), rest.size());
     return;
@@ -1189,7 +953,7 @@ void ServerImpl::begin_linger(Conn* c) {
   start_reading(c);  // until the peer's EOF (on_eof) or kLingerMs
 }
 
-void ServerImpl::handle_upgrade(Conn* c, const Head& h, const std::string& path, const std::string& query,
+void ServerImpl::handle_upgrade(Conn* c, const wire::RequestHead& h, const std::string& path, const std::string& query,
                                 std::string_view rest) {
   auto& f = c->req.headers;
   auto field = [&](const char* name) -> const std::string* {
@@ -1199,8 +963,8 @@ void ServerImpl::handle_upgrade(Conn* c, const Head& h, const std::string& path,
   const std::string* connection = field("connection");
   const std::string* key = field("sec-websocket-key");
   const std::string* version = field("sec-websocket-version");
-  if (h.method != "GET" || h.version != "HTTP/1.1" || !connection || !has_token(*connection, "upgrade") ||
-      !key || !valid_ws_key(*key)) {
+  if (h.method != "GET" || h.version != "HTTP/1.1" || !connection || !wire::has_token(*connection, "upgrade") ||
+      !key || !wire::valid_ws_key(*key)) {
     refuse(c, 400);
     return;
   }
@@ -1242,7 +1006,7 @@ void ServerImpl::handle_upgrade(Conn* c, const Head& h, const std::string& path,
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
       accept_key(*key) + "\r\n";
-  if (const std::string* proto = field("sec-websocket-protocol"); proto && has_token(*proto, "chatwire"))
+  if (const std::string* proto = field("sec-websocket-protocol"); proto && wire::has_token(*proto, "chatwire"))
     resp += "Sec-WebSocket-Protocol: chatwire\r\n";
   resp += "\r\n";
   c->req = HttpRequest();
@@ -1250,6 +1014,7 @@ void ServerImpl::handle_upgrade(Conn* c, const Head& h, const std::string& path,
   c->since_ms = uv_now(loop);
   c->deadline_ms = 0;
   c->tokens_ms = c->since_ms;
+  c->reader = wire::FrameReader(opts.max_frame_bytes);
   push(c, Out{std::move(resp), {}});
   c->token = token;
   c->conn_id = ++next_conn_id;
@@ -1267,218 +1032,67 @@ void ServerImpl::handle_upgrade(Conn* c, const Head& h, const std::string& path,
 
 void ServerImpl::ws_feed(Conn* c, const char* p, size_t n) {
   while (n > 0 && !c->closing && !c->failed) {
-    if (!c->in_payload) {
-      // Collect the header: 2 bytes, then the extended length and the mask.
-      size_t need = 2;
-      if (c->hlen >= 2) {
-        uint8_t l7 = c->hdr[1] & 0x7f;
-        need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((c->hdr[1] & 0x80) ? 4 : 0);
-      }
-      while (c->hlen < need && n > 0) {
-        c->hdr[c->hlen++] = static_cast<uint8_t>(*p++);
-        n--;
-        if (c->hlen == 2) {
-          uint8_t l7 = c->hdr[1] & 0x7f;
-          need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + ((c->hdr[1] & 0x80) ? 4 : 0);
-        }
-      }
-      if (c->hlen < need) return;
-      if (!ws_frame_start(c)) return;
-      if (c->remaining == 0) ws_frame_done(c);
-      continue;
-    }
-    size_t take = static_cast<size_t>(std::min<uint64_t>(n, c->remaining));
-    const bool control = c->opcode >= 8;
-    const bool keep = control || !c->input_done;
-    if (keep) {
-      std::string& dst = control ? c->ctrl : c->rx;
-      size_t off = dst.size();
-      dst.resize(off + take);
-      char* d = &dst[off];
-      uint64_t mp = c->mask_pos;
-      size_t i = 0;
-      // 8 bytes at a time with the mask rotated to the current position.
-      if (take >= 16) {
-        uint8_t m8[8];
-        for (int k = 0; k < 8; k++) m8[k] = c->mask[(mp + k) & 3];
-        uint64_t m;
-        std::memcpy(&m, m8, 8);
-        for (; i + 8 <= take; i += 8) {
-          uint64_t w;
-          std::memcpy(&w, p + i, 8);
-          w ^= m;
-          std::memcpy(d + i, &w, 8);
-        }
-      }
-      for (; i < take; i++) d[i] = static_cast<char>(p[i] ^ c->mask[(mp + i) & 3]);
-      if (!control && !c->utf8.feed(reinterpret_cast<const unsigned char*>(d), take)) {
-        ws_fail(c, 1007, "invalid UTF-8");
+    const auto ev = c->reader.next(&p, &n);
+    switch (ev) {
+      case wire::FrameReader::Event::kNeedMore:
         return;
+      case wire::FrameReader::Event::kError:
+        ws_fail(c, c->reader.error_code(), c->reader.error_reason());
+        return;
+      case wire::FrameReader::Event::kPing:
+      case wire::FrameReader::Event::kPong: {
+        // Control frames cost a token: a ping flood is closed, not served.
+        const uint64_t now = uv_now(loop);
+        c->tokens = std::min(kControlBurst, c->tokens + (now - c->tokens_ms) * kControlPerSec / 1000.0);
+        c->tokens_ms = now;
+        if (c->tokens < 1) {
+          ws_fail(c, 1008, "too many control frames");
+          return;
+        }
+        c->tokens -= 1;
+        // A pong carries the ping's payload, ahead of queued data frames.
+        if (ev == wire::FrameReader::Event::kPing && !c->close_queued)
+          push(c, Out{wire::ws_header(10, c->reader.control().size()), c->reader.control()}, true);
+        break;
+      }
+      case wire::FrameReader::Event::kClose:
+        ws_peer_close(c);
+        break;
+      case wire::FrameReader::Event::kMessage: {
+        std::string msg = c->reader.take_message();
+        if (cb.on_message && !detached) guard([&] { cb.on_message(c->conn_id, std::string_view(msg)); });
+        break;
       }
     }
-    c->mask_pos += take;
-    c->remaining -= take;
-    p += take;
-    n -= take;
-    if (c->remaining == 0) ws_frame_done(c);
   }
 }
 
-// A whole frame header is in c->hdr. False when the connection failed.
-bool ServerImpl::ws_frame_start(Conn* c) {
-  const uint8_t b0 = c->hdr[0], b1 = c->hdr[1];
-  c->hlen = 0;
-  c->fin = (b0 & 0x80) != 0;
-  c->opcode = b0 & 0x0f;
-  uint64_t len = b1 & 0x7f;
-  size_t at = 2;
-  if (len == 126) {
-    len = (static_cast<uint64_t>(c->hdr[2]) << 8) | c->hdr[3];
-    at = 4;
-  } else if (len == 127) {
-    len = 0;
-    for (int i = 0; i < 8; i++) len = (len << 8) | c->hdr[2 + i];
-    at = 10;
-    if (len >> 63) {
-      ws_fail(c, 1002, "bad frame length");
-      return false;
-    }
-  }
-  if (b0 & 0x70) {
-    ws_fail(c, 1002, "reserved bits set");
-    return false;
-  }
-  if (!(b1 & 0x80)) {  // RFC 6455 5.1: a server MUST close on an unmasked frame
-    ws_fail(c, 1002, "client frames must be masked");
-    return false;
-  }
-  std::memcpy(c->mask, c->hdr + at, 4);
-  c->mask_pos = 0;
-  c->remaining = len;
-  c->in_payload = true;
-  if (c->opcode >= 8) {
-    if (c->opcode > 10) {
-      ws_fail(c, 1002, "unknown opcode");
-      return false;
-    }
-    if (!c->fin || len > 125) {
-      ws_fail(c, 1002, "bad control frame");
-      return false;
-    }
-    // Control frames cost a token: a ping flood is closed, not served.
-    const uint64_t now = uv_now(loop);
-    c->tokens = std::min(kControlBurst, c->tokens + (now - c->tokens_ms) * kControlPerSec / 1000.0);
-    c->tokens_ms = now;
-    if (c->tokens < 1) {
-      ws_fail(c, 1008, "too many control frames");
-      return false;
-    }
-    c->tokens -= 1;
-    c->ctrl.clear();
-    return true;
-  }
-  if (c->input_done) return true;  // closing: data is read and dropped
-  switch (c->opcode) {
-    case 0:
-      if (!c->in_message) {
-        ws_fail(c, 1002, "continuation without a message");
-        return false;
-      }
-      break;
-    case 1:
-      if (c->in_message) {
-        ws_fail(c, 1002, "new message inside a fragmented one");
-        return false;
-      }
-      break;
-    case 2:
-      if (c->in_message) {
-        ws_fail(c, 1002, "new message inside a fragmented one");
-        return false;
-      }
-      ws_fail(c, 1003, "text frames only");
-      return false;
-    default:
-      ws_fail(c, 1002, "unknown opcode");
-      return false;
-  }
-  if (c->rx.size() + len > opts.max_frame_bytes) {
-    ws_fail(c, 1009, "message too big");
-    return false;
-  }
-  if (c->opcode == 1) {
-    c->in_message = true;
-    if (len > c->rx.capacity()) c->rx.reserve(static_cast<size_t>(len));
-  }
-  return true;
-}
-
-void ServerImpl::ws_frame_done(Conn* c) {
-  c->in_payload = false;
-  if (c->opcode >= 8) {
-    if (c->opcode == 9) {  // ping -> pong, ahead of queued data frames
-      if (!c->close_queued) push(c, Out{ws_header(10, c->ctrl.size()), c->ctrl}, true);
-    } else if (c->opcode == 8) {
-      int code = 1005;
-      if (c->ctrl.size() == 1) {
-        ws_fail(c, 1002, "bad close frame");
-        return;
-      }
-      if (c->ctrl.size() >= 2) {
-        code = (static_cast<uint8_t>(c->ctrl[0]) << 8) | static_cast<uint8_t>(c->ctrl[1]);
-        Utf8Check u;
-        if (!valid_peer_close_code(code)) {
-          ws_fail(c, 1002, "bad close code");
-          return;
-        }
-        if (!u.feed(reinterpret_cast<const unsigned char*>(c->ctrl.data()) + 2, c->ctrl.size() - 2) || u.need) {
-          ws_fail(c, 1007, "invalid UTF-8");
-          return;
-        }
-      }
-      c->input_done = true;
-      if (c->close_queued) {
-        destroy(c);  // the answer to our close: done
-        return;
-      }
-      // The peer closes first: echo its code, then close the socket.
-      c->peer_code = code;
-      c->outq.clear();  // RFC 6455 5.5.1: after a close, the other side sends nothing but its close
-      c->queued_bytes = 0;
-      for (auto& o : c->inflight) c->queued_bytes += o.a.size() + o.b.size();
-      std::string payload;
-      if (code != 1005) {
-        payload.push_back(static_cast<char>(code >> 8));
-        payload.push_back(static_cast<char>(code & 0xff));
-      }
-      c->close_queued = true;
-      c->close_code = code == 1005 ? 1000 : code;
-      push(c, Out{ws_header(8, payload.size()), std::move(payload)});
-    }
-    c->ctrl.clear();
+// The peer's close frame: the answer to ours, or its own close to echo.
+void ServerImpl::ws_peer_close(Conn* c) {
+  c->reader.discard_data();
+  c->input_done = true;
+  if (c->close_queued) {
+    destroy(c);  // the answer to our close: done
     return;
   }
-  if (!c->fin || c->input_done) return;
-  c->in_message = false;
-  if (c->utf8.need) {
-    ws_fail(c, 1007, "invalid UTF-8");
-    return;
+  const int code = c->reader.close_code();
+  c->peer_code = code;
+  // RFC 6455 5.5.1: after a close, an endpoint sends nothing but its close.
+  c->outq.clear();
+  c->queued_bytes = 0;
+  for (auto& o : c->inflight) c->queued_bytes += o.a.size() + o.b.size();
+  std::string payload;
+  if (code != 1005) {
+    payload.push_back(static_cast<char>(code >> 8));
+    payload.push_back(static_cast<char>(code & 0xff));
   }
-  std::string msg;
-  msg.swap(c->rx);
-  if (cb.on_message && !detached) guard([&] { cb.on_message(c->conn_id, std::string_view(msg)); });
-  // Keep a small buffer for the next message; give a big one back.
-  if (!c->closing && msg.capacity() <= 4096 && c->rx.capacity() == 0) {
-    msg.clear();
-    c->rx.swap(msg);
-  }
+  c->close_queued = true;
+  c->close_code = code == 1005 ? 1000 : code;
+  push(c, Out{wire::ws_header(8, payload.size()), std::move(payload)});
 }
 
 void ServerImpl::ws_fail(Conn* c, int code, const char* reason) {
-  c->rx.clear();
-  c->rx.shrink_to_fit();
-  c->in_payload = false;
-  c->in_message = false;
+  c->reader = wire::FrameReader(0);  // frees what it assembled
   if (c->close_queued) {  // failing while closing: just go
     destroy(c);
     return;
@@ -1491,13 +1105,14 @@ void ServerImpl::queue_close(Conn* c, int code, std::string_view reason) {
   if (c->close_queued || c->closing) return;
   c->close_queued = true;
   c->input_done = true;
+  c->reader.discard_data();
   c->close_code = sendable_close_code(code);
   std::string payload;
   payload.push_back(static_cast<char>(c->close_code >> 8));
   payload.push_back(static_cast<char>(c->close_code & 0xff));
   payload.append(reason.substr(0, 123));
   c->deadline_ms = uv_now(loop) + kCloseMs + 5000;  // the queue, then the peer's answer
-  push(c, Out{ws_header(8, payload.size()), std::move(payload)});
+  push(c, Out{wire::ws_header(8, payload.size()), std::move(payload)});
 }
 
 bool ServerImpl::send(uint64_t id, std::string text) {
@@ -1514,7 +1129,7 @@ bool ServerImpl::send(uint64_t id, std::string text) {
     destroy(c, /*reset=*/true);
     return false;
   }
-  push(c, Out{ws_header(1, text.size()), std::move(text)});
+  push(c, Out{wire::ws_header(1, text.size()), std::move(text)});
   return true;
 }
 
