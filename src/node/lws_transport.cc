@@ -425,11 +425,7 @@ struct ClientImpl : std::enable_shared_from_this<ClientImpl> {
 
   template <typename F>
   void guard(F&& f) {
-    try {
-      f();
-    } catch (...) {
-      report_exception(cb.on_exception, std::current_exception());
-    }
+    util::guarded(cb.on_exception, std::forward<F>(f));
   }
 
   std::string open(uv_loop_t* l, const std::string& url, WsClient::Callbacks c, size_t max);

@@ -40,6 +40,16 @@ inline void report_exception(const ExceptionHandler& handler, std::exception_ptr
   }
 }
 
+// Runs f; an exception it throws goes to `handler` (report_exception).
+template <typename F>
+void guarded(const ExceptionHandler& handler, F&& f) {
+  try {
+    f();
+  } catch (...) {
+    report_exception(handler, std::current_exception());
+  }
+}
+
 // A heap uv_timer_t whose callback is a std::function. close() hands it to uv;
 // the memory is freed in the close callback, so the owner may die right after.
 class Timer {

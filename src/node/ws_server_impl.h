@@ -138,11 +138,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
 
   template <typename F>
   void guard(F&& f) {
-    try {
-      f();
-    } catch (...) {
-      report_exception(cb.on_exception, std::current_exception());
-    }
+    util::guarded(cb.on_exception, std::forward<F>(f));
   }
 
   // --- lifecycle

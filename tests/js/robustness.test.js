@@ -291,7 +291,7 @@ describe('Origin (issue 14.9)', () => {
   }, 15000);
 });
 
-describe('silent sockets do not starve the accept path (issue 14.5)', () => {
+describe('sockets without a request: silent ones do not starve the accept path (issue 14.5)', () => {
   let s;
   beforeAll(async () => { s = await startServer({ NOAUTH: '1' }); });
   afterAll(() => stopServer(s));
@@ -328,12 +328,6 @@ describe('silent sockets do not starve the accept path (issue 14.5)', () => {
     expect(Math.max(...times)).toBeLessThan(1500);
     expect(await healthy(s.port)).toBe(200);
   }, 40000);
-});
-
-describe('bounds on sockets without a request (issue 14.5)', () => {
-  let s;
-  beforeAll(async () => { s = await startServer({ NOAUTH: '1' }); });
-  afterAll(() => stopServer(s));
 
   test('a socket that sends nothing is closed after about 3 s (first-byte timeout)', async () => {
     const t0 = Date.now();
