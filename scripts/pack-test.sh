@@ -52,7 +52,7 @@ log "packed $(basename "$TARBALL"): $(stat -c %s "$TARBALL") bytes, $(wc -l <"$W
 DEPS=()
 for name in $(node -p 'Object.keys(require("./package.json").dependencies || {}).join("\n")'); do
   [ -d "node_modules/$name" ] || fail "dependency $name is not in node_modules (npm ci first)"
-  (cd "$WORK/deps" && npm pack "$ROOT/node_modules/$name" --loglevel=warn >>"$WORK/deps.log" 2>&1) \
+  (cd "$WORK/deps" && npm pack "$ROOT/node_modules/$name" --ignore-scripts --loglevel=warn >>"$WORK/deps.log" 2>&1) \
     || fail "npm pack of dependency $name" "$WORK/deps.log"
 done
 for f in "$WORK"/deps/*.tgz; do [ -e "$f" ] && DEPS+=("$f"); done
