@@ -4,6 +4,9 @@
 //   node scripts/build.mjs wasm    WebAssembly build (dist/wasm/), see wasm/build.sh
 //   node scripts/build.mjs js      CommonJS entry points (dist/*.cjs) from js/*.mjs
 //   node scripts/build.mjs cmake   host build of the core, C++ tests, fuzzers (out/cmake)
+// npm runs them as lifecycle scripts (package.json): `install` builds the addon (in a
+// clone and in a project that installs the tarball), `prepare` the js step (clone and
+// npm pack only), `prepack` the wasm step, so the tarball ships dist/ built.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -49,7 +52,12 @@ const steps = {
     run('bash', ['wasm/build.sh']);
   },
   async js() {
-    const esbuild = await import('esbuild');
+    // Run by `prepare` (npm ci / npm install in a clone, and npm pack): the tarball ships
+    // dist/*.cjs built, so installing the package never needs esbuild (a devDependency).
+    const esbuild = await import('esbuild').catch((err) => {
+      console.error(`chatwire build: the js step needs esbuild, a devDependency (${err.code}): run \`npm ci\` in the repository`);
+      process.exit(1);
+    });
     // js/*.mjs load the addon and the generated WASM glue through createRequire(import.meta.url)
     // with paths relative to the package root's first level; dist/ sits at the same depth as js/,
     // so giving the bundle a file URL of its own keeps those paths valid.

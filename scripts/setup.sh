@@ -47,8 +47,8 @@ fi
 node_prefix=$(node -p 'require("path").resolve(process.execPath, "../..")')
 if [ -f "$node_prefix/include/node/node.h" ]; then export npm_config_nodedir="$node_prefix"; fi
 
-# `npm ci` runs the package's own install script: the addon (node-gyp, offline
-# against Node's bundled headers) and the CommonJS bundles (dist/*.cjs).
+# `npm ci` runs the package's own `install` script, the addon (node-gyp, offline
+# against Node's bundled headers), then `prepare`, the CommonJS bundles (dist/*.cjs).
 log "npm dependencies and the Node addon"
 npm ci --no-audit --no-fund --foreground-scripts
 
