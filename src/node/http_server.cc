@@ -180,6 +180,16 @@ void ServerImpl::handle_head(Conn* c, std::string_view raw, std::string_view res
     return;
   }
   unsigned long long length = cl ? std::strtoull(cl->c_str(), nullptr, 10) : 0;
+  // The HTTP fallback transport (sse_server.cc, docs/protocol.md): its own
+  // endpoints under ws_path, its own body limit (a frame's).
+  const std::string fallback = opts.ws_path + "/sse";
+  if (path == fallback || (path.size() > fallback.size() && path.compare(0, fallback.size() + 1, fallback + "/") == 0)) {
+    c->cors = cors_for(field("origin"));
+    c->req.headers = std::move(fields);
+    fallback_request(c, h.method, std::string_view(path).substr(fallback.size()), query,
+                     length > SIZE_MAX ? SIZE_MAX : static_cast<size_t>(length), rest);
+    return;
+  }
   if (length > opts.max_http_body_bytes) {
     refuse(c, 413);
     return;
@@ -215,6 +225,10 @@ void ServerImpl::feed_body(Conn* c, const char* p, size_t n) {
 }
 
 void ServerImpl::dispatch_http(Conn* c) {
+  if (c->sse_post) {
+    sse_post(c);
+    return;
+  }
   c->phase = Phase::kHttpWait;
   c->since_ms = uv_now(loop);
   c->deadline_ms = c->since_ms + kHttpResponseMs;
@@ -256,8 +270,11 @@ void ServerImpl::respond_to(Conn* c, HttpResponse r) {
   std::string h = "HTTP/1.1 " + std::to_string(r.status) + " " + status_text(r.status) + "\r\n";
   h += "Server: chatwire\r\n";
   if (!r.content_type.empty()) h += "Content-Type: " + r.content_type + "\r\n";
-  h += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
-  h += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
+  if (r.status != 204) h += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
+  h += "Cache-Control: no-store\r\nConnection: close\r\n";
+  h += c->cors;
+  h += "\r\n";
+  if (r.status == 204) r.body.clear();
   if (c->is_head) r.body.clear();
   push(c, Out{std::move(h), std::move(r.body)});
 }
@@ -275,6 +292,7 @@ void ServerImpl::refuse(Conn* c, int status, const char* extra_headers) {
   std::string h = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) + "\r\n";
   h += "Server: chatwire\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
        "\r\nCache-Control: no-store\r\nConnection: close\r\n";
+  h += c->cors;
   h += extra_headers;
   h += "\r\n";
   if (c->is_head) body.clear();

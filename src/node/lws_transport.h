@@ -81,6 +81,7 @@ struct Handshake {
   std::string query;
   std::string origin;   // the Origin header only; "" when absent
   std::string peer_ip;  // e.g. "127.0.0.1"
+  std::string transport = "websocket";  // or "http": the fallback (docs/protocol.md)
 };
 
 // Called when a callback threw; the exception is swallowed after this returns.
@@ -134,6 +135,9 @@ class WsServer {
     // 120 s for the responder, then the server drops it. Every response
     // closes its connection (Connection: close).
     std::function<void(HttpRequest, HttpResponder)> on_http;
+    // Whether a cross-origin page from `origin` may use the HTTP fallback
+    // endpoints (CORS). Unset: every origin may.
+    std::function<bool(const std::string& origin)> origin_allowed;
     ExceptionHandler on_exception;
   };
 

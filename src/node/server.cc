@@ -182,6 +182,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
       }
     };
     cb.on_http = [this](HttpRequest req, HttpResponder respond) { on_http(std::move(req), std::move(respond)); };
+    cb.origin_allowed = [this](const std::string& origin) { return gate_->origin_allowed(origin); };
     cb.on_exception = [this](std::exception_ptr e) { report(e); };
     const std::string error = ws_.listen(loop, options, std::move(cb));
     if (!error.empty()) return Napi::String::New(env, error);

@@ -310,6 +310,7 @@ void ServerImpl::sweep() {
   for (Conn* c : all)
     if (c->deadline_ms && now >= c->deadline_ms && !c->closing) expired.push_back(c);
   for (Conn* c : expired) destroy(c);  // a responder that never answered is dropped too
+  sse_keepalive(now);
 }
 
 // ---------------------------------------------------------------------------
@@ -409,6 +410,10 @@ void ServerImpl::destroy(Conn* c, bool reset) {
     http.erase(c->req_id);
     c->req_id = 0;
   }
+  if (!c->sse_post && !c->stream_id.empty()) {
+    auto it = sse_streams.find(c->stream_id);
+    if (it != sse_streams.end() && it->second == c) sse_streams.erase(it);
+  }
   report_close(c);
   c->outq.clear();
   c->queued_bytes = 0;
@@ -458,6 +463,7 @@ void ServerImpl::on_read(Conn* c, const char* p, size_t n) {
     case Phase::kWs:
       ws_feed(c, p, n);
       return;
+    case Phase::kSse:  // a stream's client sends nothing after its request
     case Phase::kHttpWait:
     case Phase::kHttpWrite:
     case Phase::kLinger:
@@ -550,6 +556,16 @@ void ServerImpl::queue_close(Conn* c, int code, std::string_view reason) {
   payload.push_back(static_cast<char>(c->close_code & 0xff));
   payload.append(reason.substr(0, 123));
   c->deadline_ms = uv_now(loop) + kCloseMs + 5000;  // the queue, then the peer's answer
+  if (c->phase == Phase::kSse) {
+    std::string ev = "event: close\ndata: {\"code\":" + std::to_string(c->close_code) + ",\"reason\":\"";
+    for (unsigned char ch : reason.substr(0, 123)) {
+      if (ch == '"' || ch == '\\') ev.push_back('\\');
+      ev.push_back(ch < 0x20 ? ' ' : static_cast<char>(ch));
+    }
+    ev += "\"}\n\n";
+    push(c, Out{std::move(ev), {}});
+    return;
+  }
   push(c, Out{wire::ws_header(8, payload.size()), std::move(payload)});
 }
 
@@ -567,6 +583,26 @@ bool ServerImpl::send(uint64_t id, std::string text) {
     destroy(c, /*reset=*/true);
     return false;
   }
+  if (c->phase == Phase::kSse) {
+    // One Server-Sent Event per frame; frames are one line of JSON, but a
+    // line break in one must not end the event early.
+    if (text.find('\n') == std::string::npos) {
+      text.append("\n\n");
+      push(c, Out{"data: ", std::move(text)});
+    } else {
+      std::string ev;
+      size_t i = 0;
+      while (i <= text.size()) {
+        size_t j = text.find('\n', i);
+        if (j == std::string::npos) j = text.size();
+        ev.append("data: ").append(text, i, j - i).append("\n");
+        i = j + 1;
+      }
+      ev.append("\n");
+      push(c, Out{std::move(ev), {}});
+    }
+    return true;
+  }
   push(c, Out{wire::ws_header(1, text.size()), std::move(text)});
   return true;
 }
@@ -582,6 +618,7 @@ void ServerImpl::close(uint64_t id, int code, std::string reason) {
 
 void ServerImpl::push(Conn* c, Out o, bool front) {
   if (c->closing) return;
+  c->last_out_ms = uv_now(loop);
   c->queued_bytes += o.a.size() + o.b.size();
   if (front)
     c->outq.push_front(std::move(o));
@@ -685,8 +722,8 @@ void ServerImpl::flush(Conn* c) {
 
 // Everything queued is written.
 void ServerImpl::drained(Conn* c) {
-  if (c->phase == Phase::kHttpWrite) {
-    begin_linger(c);
+  if (c->phase == Phase::kHttpWrite || (c->phase == Phase::kSse && c->close_queued)) {
+    begin_linger(c);  // a fallback stream ends after its close event
     return;
   }
   if (c->phase == Phase::kWs && c->close_queued) {

@@ -61,7 +61,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   };
 
   struct Conn {
-    enum class Phase { kHead, kBody, kHttpWait, kHttpWrite, kLinger, kWs };
+    enum class Phase { kHead, kBody, kHttpWait, kHttpWrite, kLinger, kWs, kSse };
     ServerImpl* srv = nullptr;
     uv_tcp_t tcp{};
     uv_write_t wreq{};
@@ -83,6 +83,11 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
     HttpRequest req;
     size_t body_need = 0;
     bool is_head = false;
+    std::string cors;  // Access-Control-* header lines for the response, or ""
+    // HTTP fallback (sse_server.cc)
+    bool sse_post = false;     // a POST of frames for stream `stream_id`
+    std::string stream_id;     // kSse: this stream's id; sse_post: the target
+    uint64_t last_out_ms = 0;  // kSse: last write, for keep-alive comments
     // output
     std::list<Out> outq;
     std::vector<Out> inflight;
@@ -133,6 +138,7 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   std::unordered_map<std::string, std::list<Conn*>> pending_by_ip;
   std::unordered_map<uint64_t, Conn*> conns;  // open WebSockets
   std::unordered_map<uint64_t, Conn*> http;   // requests not answered yet, or being written
+  std::unordered_map<std::string, Conn*> sse_streams;  // the HTTP fallback's open streams by id
   std::vector<Conn*> dirty;
   uint64_t next_conn_id = 0, next_req_id = 0;
 
@@ -175,6 +181,14 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   void respond(uint64_t req_id, HttpResponse r);
   void refuse(Conn* c, int status, const char* extra_headers = "");
   void begin_linger(Conn* c);
+
+  // --- HTTP fallback transport (sse_server.cc)
+  void fallback_request(Conn* c, const std::string& method, std::string_view sub, const std::string& query,
+                        size_t length, std::string_view rest);
+  void sse_open(Conn* c, const std::string& query);
+  void sse_post(Conn* c);
+  void sse_keepalive(uint64_t now);
+  std::string cors_for(const std::string* origin);
 
   // --- WebSocket
   void ws_feed(Conn* c, const char* p, size_t n);

@@ -29,12 +29,16 @@ Gate::Gate(GateConfig config) : config_(std::move(config)) {
   if (config_.tickets) tickets_ = std::make_unique<TicketAuthority>(config_.ticket_secret, config_.ticket_ttl_ms);
 }
 
+bool Gate::origin_allowed(std::string_view origin) const {
+  return config_.allowed_origins.empty() ||
+         std::find(config_.allowed_origins.begin(), config_.allowed_origins.end(), origin) !=
+             config_.allowed_origins.end();
+}
+
 Gate::Decision Gate::handshake(int64_t now, std::string_view query, std::string_view origin,
                                std::string_view peer_ip) {
   Decision d;
-  if (!config_.allowed_origins.empty() &&
-      std::find(config_.allowed_origins.begin(), config_.allowed_origins.end(), origin) ==
-          config_.allowed_origins.end()) {
+  if (!origin_allowed(origin)) {
     d.status = 403;
     d.reason = "origin not allowed: '" + std::string(origin) + "'";
     return d;

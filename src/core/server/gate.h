@@ -47,6 +47,9 @@ class Gate {
     std::string reason;
   };
   Decision handshake(int64_t now, std::string_view query, std::string_view origin, std::string_view peer_ip);
+  // The Origin allow-list alone (exact match; an empty list allows every
+  // origin, and no Origin): also what the HTTP fallback's CORS answers use.
+  bool origin_allowed(std::string_view origin) const;
   // Bookkeeping for the per-IP limit: a socket from `peer_ip` opened / closed.
   void opened(std::string_view peer_ip);
   void closed(std::string_view peer_ip);
