@@ -195,16 +195,17 @@ Result<ImageInfo> sniff_png(const uint8_t* d, size_t n) {
   bool palette = false;
   size_t pos = kPngHeader;
   for (;;) {
-    const std::string at = " at offset " + num(pos);
+    // Messages are built only on failure: a file may hold a million chunks.
+    const auto at = [pos] { return " at offset " + num(pos); };
     if (n - pos < 8) return truncated_at("PNG", n, "before its first IDAT chunk");
     const uint32_t len = be32(d + pos);
     const uint8_t* type = d + pos + 4;
     if (!is_png_chunk_type(type)) {
-      return invalid("PNG", "the chunk" + at + " has type " + fourcc(type) +
+      return invalid("PNG", "the chunk" + at() + " has type " + fourcc(type) +
                                 ", not four letters");
     }
     if (len > 0x7fffffffu) {
-      return invalid("PNG", "chunk " + fourcc(type) + at + " is " + num(len) +
+      return invalid("PNG", "chunk " + fourcc(type) + at() + " is " + num(len) +
                                 " bytes long, over 2^31-1");
     }
     if (is_type(type, "IDAT")) {
@@ -213,29 +214,29 @@ Result<ImageInfo> sniff_png(const uint8_t* d, size_t n) {
       }
       return info;
     }
-    if (is_type(type, "IEND")) return invalid("PNG", "IEND" + at + " before any IDAT chunk");
-    if (is_type(type, "IHDR")) return invalid("PNG", "a second IHDR chunk" + at);
+    if (is_type(type, "IEND")) return invalid("PNG", "IEND" + at() + " before any IDAT chunk");
+    if (is_type(type, "IHDR")) return invalid("PNG", "a second IHDR chunk" + at());
     if (is_type(type, "PLTE")) {
-      if (palette) return invalid("PNG", "a second PLTE chunk" + at);
+      if (palette) return invalid("PNG", "a second PLTE chunk" + at());
       if (colour == 0 || colour == 4) {
-        return invalid("PNG", "a PLTE chunk" + at + " in a greyscale image");
+        return invalid("PNG", "a PLTE chunk" + at() + " in a greyscale image");
       }
       if (len == 0 || len > 768 || len % 3 != 0) {
-        return invalid("PNG", "PLTE" + at + " is " + num(len) +
+        return invalid("PNG", "PLTE" + at() + " is " + num(len) +
                                   " bytes long, not 3 to 768 in steps of 3");
       }
       palette = true;
     } else if (type[0] >= 'A' && type[0] <= 'Z') {
       // A decoder must stop at a critical chunk it does not know (5.4).
-      return invalid("PNG", "unknown critical chunk " + fourcc(type) + at);
+      return invalid("PNG", "unknown critical chunk " + fourcc(type) + at());
     }
     if (n - pos - 8 < uint64_t{len} + 4) {
-      return truncated_at("PNG", n, "inside chunk " + fourcc(type) + at);
+      return truncated_at("PNG", n, "inside chunk " + fourcc(type) + at());
     }
     const uint32_t stored = be32(d + pos + 8 + len);
     const uint32_t computed = crc32(type, size_t{len} + 4);
     if (stored != computed) {
-      return invalid("PNG", "chunk " + fourcc(type) + at + " has CRC " + hex32(stored) +
+      return invalid("PNG", "chunk " + fourcc(type) + at() + " has CRC " + hex32(stored) +
                                 ", its bytes give " + hex32(computed));
     }
     pos += size_t{len} + 12;
@@ -262,46 +263,48 @@ Result<ImageInfo> sniff_gif(const uint8_t* d, size_t n) {
     if (n - pos < table) return truncated_at("GIF", n, "inside its global colour table");
     pos += table;
   }
-  // Sub-blocks: a length byte, that many bytes, ..., a zero length.
-  const auto skip_sub_blocks = [&](const std::string& what) -> Result<bool> {
+  // Sub-blocks: a length byte, that many bytes, ..., a zero length. False
+  // when the file ends first. (Messages are built only on failure: a file may
+  // hold millions of blocks.)
+  const auto skip_sub_blocks = [&]() -> bool {
     for (;;) {
-      if (pos >= n) return truncated_at("GIF", n, "inside " + what);
+      if (pos >= n) return false;
       const size_t len = d[pos++];
       if (len == 0) return true;
-      if (n - pos < len) return truncated_at("GIF", n, "inside " + what);
+      if (n - pos < len) return false;
       pos += len;
     }
   };
+  const auto offset = [](size_t at) { return " at offset " + num(at); };
   size_t frames = 0;
   for (;;) {
     if (pos >= n) return truncated_at("GIF", n, "before its trailer");
     const size_t at = pos;
-    const std::string where = " at offset " + num(at);
     const uint8_t block = d[pos];
     if (block == 0x3B) {
-      if (frames == 0) return invalid("GIF", "trailer" + where + " before any image");
+      if (frames == 0) return invalid("GIF", "trailer" + offset(at) + " before any image");
       return info;
     }
     if (block == 0x21) {
-      if (n - pos < 2) return truncated_at("GIF", n, "inside the extension" + where);
+      const auto inside = [&] { return "inside the extension " + hex_byte(d[at + 1]) + offset(at); };
+      if (n - pos < 2) return truncated_at("GIF", n, "inside the extension" + offset(at));
       pos += 2;  // introducer, label
-      Result<bool> r = skip_sub_blocks("the extension " + hex_byte(d[at + 1]) + where);
-      if (!r.ok()) return r.error();
+      if (!skip_sub_blocks()) return truncated_at("GIF", n, inside());
       continue;
     }
     if (block != 0x2C) {
-      return invalid("GIF", "expected a block (0x21, 0x2c or 0x3b)" + where + ", found " +
+      return invalid("GIF", "expected a block (0x21, 0x2c or 0x3b)" + offset(at) + ", found " +
                                 hex_byte(block));
     }
     ++frames;
-    const std::string frame = "frame " + num(frames) + where;
-    if (n - pos < 11) return truncated_at("GIF", n, "inside " + frame);
+    const auto frame = [&] { return "frame " + num(frames) + offset(at); };
+    if (n - pos < 11) return truncated_at("GIF", n, "inside " + frame());
     const uint32_t left = le16(d + pos + 1);
     const uint32_t top = le16(d + pos + 3);
     const uint32_t w = le16(d + pos + 5);
     const uint32_t h = le16(d + pos + 7);
     if (left + w > screen_w || top + h > screen_h) {
-      return invalid("GIF", frame + " is " + size_text(w, h) + " at (" + num(left) + "," +
+      return invalid("GIF", frame() + " is " + size_text(w, h) + " at (" + num(left) + "," +
                                 num(top) + "), outside the " + size_text(screen_w, screen_h) +
                                 " logical screen");
     }
@@ -309,17 +312,16 @@ Result<ImageInfo> sniff_gif(const uint8_t* d, size_t n) {
     pos += 10;
     if (flags & 0x80) {
       const size_t table = size_t{3} << ((flags & 7) + 1);
-      if (n - pos < table) return truncated_at("GIF", n, "inside the colour table of " + frame);
+      if (n - pos < table) return truncated_at("GIF", n, "inside the colour table of " + frame());
       pos += table;
     }
-    if (pos >= n) return truncated_at("GIF", n, "inside " + frame);
+    if (pos >= n) return truncated_at("GIF", n, "inside " + frame());
     const uint8_t code_size = d[pos++];
     if (code_size > 11) {  // codes are at most 12 bits: a bigger start cannot grow
-      return invalid("GIF", frame + " has LZW minimum code size " + num(code_size) +
+      return invalid("GIF", frame() + " has LZW minimum code size " + num(code_size) +
                                 ", over 11");
     }
-    Result<bool> r = skip_sub_blocks("the image data of " + frame);
-    if (!r.ok()) return r.error();
+    if (!skip_sub_blocks()) return truncated_at("GIF", n, "inside the image data of " + frame());
   }
 }
 
@@ -355,27 +357,28 @@ Result<ImageInfo> sniff_jpeg(const uint8_t* d, size_t n) {
     while (i < n && d[i] == 0xFF) ++i;  // a marker may be preceded by any number of fill bytes
     if (i >= n) return cut(at);
     const uint8_t marker = d[i++];
-    const std::string where = " at offset " + num(i - 2);
     if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;  // TEM, RSTn: no length
-    if (marker == 0x00) return bad("stuffed byte ff 00" + where + " outside a scan");
-    if (marker == 0xD8) return bad("second start of image" + where);
-    if (marker == 0xD9) return bad("end of image" + where + " " + before());
-    if (marker == 0xDA && !have_frame) return bad("scan" + where + " before a frame header");
+    const size_t marker_at = i - 2;
+    const auto where = [marker_at] { return " at offset " + num(marker_at); };
+    if (marker == 0x00) return bad("stuffed byte ff 00" + where() + " outside a scan");
+    if (marker == 0xD8) return bad("second start of image" + where());
+    if (marker == 0xD9) return bad("end of image" + where() + " " + before());
+    if (marker == 0xDA && !have_frame) return bad("scan" + where() + " before a frame header");
     if (marker >= 0x02 && marker <= 0xBF) {
       // Reserved (T.81 table B.1): decoders stop at them, so what follows is not JPEG.
-      return bad("reserved marker " + hex_byte(marker) + where);
+      return bad("reserved marker " + hex_byte(marker) + where());
     }
     if (n - i < 2) return cut(at);
     const uint32_t length = be16(d + i);  // counts itself, not the marker
     if (length < 2) {
-      return bad("segment " + hex_byte(marker) + where + " has length " + num(length));
+      return bad("segment " + hex_byte(marker) + where() + " has length " + num(length));
     }
     if (marker == 0xDA) {
       // length(2) components(1) [selector, tables](2 each) Ss Se AhAl
       if (n - i < 3) return cut(at);
       const uint32_t components = d[i + 2];
       if (components < 1 || components > 4 || length != 6 + 2 * components) {
-        return bad("scan header" + where + " has length " + num(length) + " for " +
+        return bad("scan header" + where() + " has length " + num(length) + " for " +
                    num(components) + " components (1 to 4, length 6 + 2 per component)");
       }
       if (n - i < length) return cut(at);
@@ -383,16 +386,16 @@ Result<ImageInfo> sniff_jpeg(const uint8_t* d, size_t n) {
     }
     if (is_jpeg_frame_header(marker)) {
       // length(2) precision(1) height(2) width(2) components(1) [id, sampling, table](3 each)
-      if (have_frame) return bad("second frame header " + hex_byte(marker) + where);
+      if (have_frame) return bad("second frame header " + hex_byte(marker) + where());
       if (length < 8) {
-        return bad("frame header " + hex_byte(marker) + where + " has length " + num(length));
+        return bad("frame header " + hex_byte(marker) + where() + " has length " + num(length));
       }
       if (n - i < 8) return cut(at);
       Result<ImageInfo> dims = dimensions("JPEG", kJpeg, be16(d + i + 5), be16(d + i + 3));
       if (!dims.ok()) return dims;
       const uint32_t components = d[i + 7];
       if (components < 1 || length != 8 + 3 * components) {
-        return bad("frame header " + hex_byte(marker) + where + " has length " + num(length) +
+        return bad("frame header " + hex_byte(marker) + where() + " has length " + num(length) +
                    " for " + num(components) + " components (at least 1, length 8 + 3 per "
                    "component)");
       }
@@ -514,9 +517,9 @@ Result<ImageInfo> sniff_riff(const uint8_t* d, size_t n) {
     Result<RiffChunk> next = riff_chunk(d, pos, end, "the RIFF data");
     if (!next.ok()) return next.error();
     const RiffChunk k = *next;
-    const std::string where = " at offset " + num(k.at);
     pos = after(k);
     if (is_bitstream(k.type)) {
+      const std::string where = " at offset " + num(k.at);
       if (animated) {
         return invalid("WebP", "an animation with a bare " + fourcc(k.type) + " chunk" + where);
       }
@@ -529,6 +532,7 @@ Result<ImageInfo> sniff_riff(const uint8_t* d, size_t n) {
       return ImageInfo{kWebp, canvas_w, canvas_h};
     }
     if (!is_type(k.type, "ANMF")) continue;  // ICCP, ANIM, ALPH, EXIF, XMP, unknown
+    const std::string where = " at offset " + num(k.at);
     if (!animated) return invalid("WebP", "an ANMF frame" + where + " in a still image");
     ++frames;
     const std::string frame = "frame " + num(frames) + where;
