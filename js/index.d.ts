@@ -50,7 +50,14 @@ declare global {
 
 export type ImageMimeType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
 
-/** Type and size from the image's headers; throws ChatError('image_invalid') with the reason. */
+/**
+ * Type and size from the image's headers, after walking its structure far
+ * enough to know it is that format (PNG chunks and CRCs to the first IDAT, JPEG
+ * markers through SOF to SOS, GIF blocks to the trailer with every frame inside
+ * the screen, WebP RIFF size and chunk layout; no pixel is decoded). Throws
+ * ChatError('image_invalid') with the reason, e.g. for a file that is an image
+ * only in its first bytes. Bytes after a complete image are not read.
+ */
 export declare function sniffImage(bytes: Uint8Array | ArrayBuffer | ArrayBufferView): {
   mimeType: ImageMimeType; width: number; height: number;
 };

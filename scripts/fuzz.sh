@@ -33,6 +33,7 @@ command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (scripts/setup.
 dict_of() {
   case "$1" in
     frame_decoder | server_hub | client_engine) echo "-dict=tests/fuzz/json.dict" ;;
+    image) echo "-dict=tests/fuzz/image.dict" ;;
   esac
 }
 

@@ -134,7 +134,10 @@ data = bytearray(open(sys.argv[1], 'rb').read())
 data[6:8] = b'\0\0'  # logical screen width = 0
 open(sys.argv[2], 'wb').write(bytes(data))
 EOF
-# Polyglots: the leading signature decides.
+# Data appended after a complete image is not read (src/core/media/image.h,
+# "How far the walk goes"): these two are accepted as the leading image.
+# Polyglots that are images only in their first bytes are refused; they come
+# from scripts/make-polyglot-fixtures.py, run below.
 cat "$OUT/gif89a_6x10.gif" "$OUT/png_rgb_4x3.png" >"$OUT/polyglot_gif_then_png.gif"
 { cat "$OUT/png_rgb_4x3.png"; printf '<script>alert(document.cookie)</script>\n'; } \
   >"$OUT/polyglot_png_with_js.png"
@@ -213,6 +216,10 @@ bad gif_zero_width.gif image/gif image_invalid "is a GIF with zero width" "GIF w
   echo ']}'
 } >"$OUT/manifest.json"
 python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$OUT/manifest.json"
+# Polyglot and structure fixtures (HTML where a format's structure must be,
+# frames outside the screen or canvas): byte surgery on the files above,
+# appended to the manifest. Needs only python3, so it also runs on its own.
+python3 scripts/make-polyglot-fixtures.py
 
 # Every fixture is listed and small.
 for f in "$OUT"/*; do

@@ -16,6 +16,7 @@
 #include "core/media/base64.h"
 #include "core/protocol/codec.h"
 #include "core/protocol/time.h"
+#include "minimal_images.h"
 
 namespace chatwire::client {
 namespace {
@@ -192,29 +193,9 @@ std::string history(const std::string& conv, std::vector<protocol::HistoryEntry>
   return enc(h);
 }
 
-// Image headers that media::sniff_image reads (pixels are never decoded).
-void be32(std::string& s, uint32_t v) {
-  for (int k = 3; k >= 0; --k) s.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
-}
-std::string png(uint32_t w, uint32_t h) {
-  std::string s("\x89PNG\r\n\x1a\n", 8);
-  be32(s, 13);
-  s += "IHDR";
-  be32(s, w);
-  be32(s, h);
-  s += std::string("\x08\x06\x00\x00\x00", 5);
-  s += "crc!";
-  return s;
-}
-std::string gif(uint16_t w, uint16_t h) {
-  std::string s = "GIF89a";
-  s.push_back(static_cast<char>(w & 0xff));
-  s.push_back(static_cast<char>(w >> 8));
-  s.push_back(static_cast<char>(h & 0xff));
-  s.push_back(static_cast<char>(h >> 8));
-  s += std::string("\x00\x00\x00", 3);
-  return s;
-}
+// Image files whose structure media::sniff_image walks (pixels are never decoded).
+std::string png(uint32_t w, uint32_t h) { return test_images::minimal_png(w, h); }
+std::string gif(uint16_t w, uint16_t h) { return test_images::minimal_gif(w, h); }
 
 // ------------------------------------------------------------------ harness
 

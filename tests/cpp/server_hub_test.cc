@@ -14,6 +14,7 @@
 #include "core/media/base64.h"
 #include "core/protocol/codec.h"
 #include "core/protocol/time.h"
+#include "minimal_images.h"
 
 namespace chatwire::server {
 namespace {
@@ -55,19 +56,8 @@ struct J {
   std::string type() const { return s("type"); }
 };
 
-// The smallest PNG header check_image accepts: signature + IHDR.
-std::string png(uint32_t w, uint32_t h) {
-  std::string b("\x89PNG\r\n\x1a\n", 8);
-  b += std::string("\0\0\0\x0d", 4) + "IHDR";
-  for (uint32_t v : {w, h}) {
-    b.push_back(static_cast<char>(v >> 24));
-    b.push_back(static_cast<char>(v >> 16));
-    b.push_back(static_cast<char>(v >> 8));
-    b.push_back(static_cast<char>(v));
-  }
-  b += std::string("\x08\x06\0\0\0", 5) + std::string(4, '\0');
-  return b;
-}
+// The smallest PNG check_image accepts (its structure whole, no pixel data).
+std::string png(uint32_t w, uint32_t h) { return test_images::minimal_png(w, h); }
 
 const std::string kClient = "11111111-1111-4111-8111-111111111111";
 const std::string kOther = "22222222-2222-4222-8222-222222222222";

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/protocol/ids.h"
+#include "../cpp/minimal_images.h"
 
 namespace chatwire::fuzz {
 
@@ -106,19 +107,8 @@ inline bool valid_utf8(std::string_view s) {
   return true;
 }
 
-// The smallest PNG header check_image accepts: signature + IHDR.
-inline std::string tiny_png(uint32_t w, uint32_t h) {
-  std::string b("\x89PNG\r\n\x1a\n", 8);
-  b += std::string("\0\0\0\x0d", 4) + "IHDR";
-  for (uint32_t v : {w, h}) {
-    b.push_back(static_cast<char>(v >> 24));
-    b.push_back(static_cast<char>(v >> 16));
-    b.push_back(static_cast<char>(v >> 8));
-    b.push_back(static_cast<char>(v));
-  }
-  b += std::string("\x08\x06\0\0\0", 5) + std::string(4, '\0');
-  return b;
-}
+// The smallest PNG check_image accepts (its structure whole, no pixel data).
+inline std::string tiny_png(uint32_t w, uint32_t h) { return test_images::minimal_png(w, h); }
 
 // JSON string literal of arbitrary bytes (invalid UTF-8 kept raw on purpose:
 // the decoders must refuse it, never crash on it).

@@ -2,13 +2,15 @@
 // per-image status received -> processing -> analyzed and the analysis on the
 // user message; every accepted input form (Uint8Array, Buffer, Blob,
 // { data, mimeType, filename }, base64 text) arrives byte-exact; a bad image
-// fails send() with ChatError before anything is stored or sent.
+// fails send() with ChatError before anything is stored or sent. And the
+// server's own check: polyglot files (issue 15.3), sent by a client that does
+// not sniff, are answered with image_invalid naming the message.
 const fs = require('node:fs');
 const path = require('node:path');
 const WebSocket = require('ws');
 const { ChatServer } = require('chatwire');
 const { builds } = require('./builds');
-const { until } = require('./wsclient');
+const { until, WsProbe } = require('./wsclient');
 const { TcpProxy } = require('./tcpproxy');
 
 const dir = path.join(__dirname, '../fixtures/images');
@@ -187,5 +189,48 @@ describe.each(builds)('images over a real connection (%s)', (name, cw) => {
   test('sniffImage checks an image at selection time, as send() does', () => {
     expect(cw.sniffImage(fixture('webp_lossy_300x200.webp'))).toEqual({ mimeType: 'image/webp', width: 300, height: 200 });
     expect(() => cw.sniffImage(fixture('svg_as_png.png'))).toThrow(cw.ChatError);
+  });
+});
+
+describe('polyglot images over the wire, from a client that does not check them', () => {
+  const { images } = require('../fixtures/images/manifest.json');
+  // One file that is an image only in its first bytes, per format and kind.
+  const refused = images.filter((e) => e.file.startsWith('polyglot_') && !e.sniff.ok);
+  let server;
+  let received;
+
+  beforeAll(async () => {
+    server = new ChatServer({ port: 0 });
+    received = [];
+    server.onMessage(async (msg, reply) => {
+      received.push(msg.messageId);
+      await reply.respond({ content: 'ok' });
+    });
+    await server.listen();
+  });
+  afterAll(() => server.close());
+
+  test('each polyglot fixture is answered with image_invalid naming the message and the image', async () => {
+    expect(new Set(refused.map((e) => e.declared))).toEqual(new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']));
+    const probe = new WsProbe(`ws://127.0.0.1:${server.port}/ws/chat`);
+    await probe.connect();
+    for (const e of refused) {
+      const imageId = `img-${e.file}`;
+      const messageId = probe.message('what is this?', {
+        images: [{ id: imageId, data: fixture(e.file).toString('base64'), mimeType: e.declared, filename: e.file }],
+      });
+      const error = await probe.waitFor((f) => f.type === 'error' && f.messageId === messageId);
+      expect({ file: e.file, code: error.code, imageId: error.imageId }).toEqual({ file: e.file, code: 'image_invalid', imageId });
+      expect(error.error).toContain(e.expect.messageContains);
+      expect(error.error).toMatch(/^image 1 \(img-/);
+    }
+    // None reached the handler or was confirmed; the connection is still usable.
+    expect(probe.frames.filter((f) => f.type === 'confirm')).toEqual([]);
+    const good = probe.message('and this?', {
+      images: [{ id: 'img-ok', data: fixture('polyglot_jpeg_with_html_appended.jpg').toString('base64'), mimeType: 'image/jpeg' }],
+    });
+    await probe.waitFor((f) => f.type === 'response' && f.replyTo === good);
+    expect(received).toEqual([good]);
+    await probe.close();
   });
 });
