@@ -63,6 +63,8 @@ export interface Limits {
   maxImageDimension: number;   // 8192 px, width and height
   messagesPerSecond: number;   // 20
   messageBurst: number;        // 40
+  maxTools: number;            // 128 tools in one configure_tools
+  maxToolsBytes: number;       // 256 KiB: the tools array of one configure_tools, encoded
 }
 
 export type FrameDirection = 'client' | 'server';
@@ -228,7 +230,7 @@ export interface IncomingMessage {
   messageId: string; conversationId: string; connectionId: string; clientId: string;
   userId: string | null; content: string; timestamp: string; images: IncomingImage[];
   /** The tools the client declared (configure_tools): what reply.callTool can ask it to run. */
-  tools: ToolSpec[];
+  tools: readonly ToolSpec[];
 }
 
 /**
@@ -276,6 +278,11 @@ export interface ChatServerOptions {
   limits?: Partial<Limits>;
   /** Origins allowed to open a WebSocket (default: any). */
   allowedOrigins?: string[];
+  /**
+   * Most bytes the database file may grow to (default 0: no limit). Past it,
+   * writes fail as on a full disk: clients get `unavailable`, /healthz 503.
+   */
+  maxDatabaseBytes?: number;
 }
 
 export declare class ChatServer {
