@@ -631,6 +631,7 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
     Error e = store_failed(stored.error(), "message");
     e.message_id = m.message_id;
     send_error(now, c, std::move(e));
+    if (store_.in_group()) group_.refused.push_back({conv_id, m.message_id, ""});  // said again if the group fails
     return;
   }
   if (store_.in_group()) {
@@ -1244,8 +1245,10 @@ Result<bool> ServerHub::commit_group(int64_t now) {
     }
     if (told.insert({s.conversation_id, s.message_id}).second) send_unavailable(now, s.conversation_id, s.message_id);
   }
-  for (const auto& s : g.ended) {
-    if (told.insert({s.conversation_id, s.message_id}).second) send_unavailable(now, s.conversation_id, s.message_id);
+  for (const auto& list : {&g.ended, &g.refused}) {
+    for (const auto& s : *list) {
+      if (told.insert({s.conversation_id, s.message_id}).second) send_unavailable(now, s.conversation_id, s.message_id);
+    }
   }
   for (ConnId id : g.connects) {
     if (Conn* c = find_conn(id)) request_close(*c, 1011, "database unavailable");

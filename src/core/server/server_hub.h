@@ -312,6 +312,7 @@ class ServerHub {
   struct GroupJournal {
     std::vector<GroupTurn> started;  // turns whose message (confirm) the group stored
     std::vector<GroupTurn> ended;    // turns whose outcome the group stored
+    std::vector<GroupTurn> refused;  // messages answered `unavailable` inside the group
     std::vector<ConnId> connects;    // sockets whose connect the group stored
     std::vector<std::string> tools;  // conversations whose tools the group announced
     bool failed = false;             // a store call failed inside the group

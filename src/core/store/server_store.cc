@@ -366,6 +366,10 @@ Result<bool> ServerStore::run(const char* sql) {
 }
 
 Result<bool> ServerStore::begin() {
+  // SQLite rolls the whole transaction back by itself on some errors
+  // (SQLITE_FULL, IOERR, NOMEM): the group is then gone, and a SAVEPOINT
+  // now would start a transaction of its own outside it.
+  if (in_group_ && group_lost()) return Error(ErrorCode::internal, "store: " + group_lost_);
   if (batch_depth_ == 0) CW_TRY(run(in_group_ ? "SAVEPOINT cw_batch" : "BEGIN IMMEDIATE"));
   ++batch_depth_;
   return true;
@@ -391,6 +395,7 @@ Result<bool> ServerStore::commit() {
 void ServerStore::rollback() {
   if (batch_depth_ == 0) return;
   batch_depth_ = 0;
+  if (in_group_ && group_lost()) return;
   if (in_group_) {
     run("ROLLBACK TO cw_batch");
     run("RELEASE cw_batch");
@@ -403,12 +408,24 @@ Result<bool> ServerStore::begin_group() {
   if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "store: a group cannot start inside a batch");
   CW_TRY(run("BEGIN IMMEDIATE"));
   in_group_ = true;
+  group_lost_.clear();
+  return true;
+}
+
+bool ServerStore::group_lost() {
+  if (!group_lost_.empty()) return true;
+  if (!sqlite3_get_autocommit(db_)) return false;
+  group_lost_ = std::string("the transaction was rolled back by SQLite after: ") + sqlite3_errmsg(db_);
   return true;
 }
 
 Result<bool> ServerStore::commit_group() {
   if (!in_group_) return Error(ErrorCode::internal, "store: no group is open");
   rollback();  // a batch left open is a bug of the caller: it does not get committed half-done
+  if (group_lost()) {
+    in_group_ = false;
+    return Error(ErrorCode::internal, "store: " + group_lost_);
+  }
   in_group_ = false;
   auto r = run("COMMIT");
   if (!r) {

@@ -290,6 +290,10 @@ class ServerStore {
   int batch_depth_ = 0;
   bool batch_failed_ = false;
   bool in_group_ = false;
+  // Why SQLite ended the open group's transaction by itself ("" while it is
+  // open); group_lost() notices it (autocommit back on inside a group).
+  std::string group_lost_;
+  bool group_lost();
   std::unordered_map<const char*, sqlite3_stmt*> statements_;  // keyed by SQL literal
 };
 
