@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -1225,6 +1226,62 @@ TEST_F(ServerHubTest, AFailedWriteAnswersUnavailableWithoutSqliteText) {
   ASSERT_FALSE(failed_id.empty()) << "the database never filled up";
   EXPECT_FALSE(hub->store_health().ok);
   EXPECT_FALSE(hub->store_health().reason.empty());
+  hub.reset();
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}
+
+// Issue 14.8 with group commit, as the Node binding runs it: SQLITE_FULL
+// rolls the whole group back (SQLite does so by itself); commit_group then
+// fails and every message of the group gets `unavailable`, although the owner
+// dropped everything the group had produced.
+TEST_F(ServerHubTest, AFailedGroupTellsEveryMessageItHeld) {
+  char tmpl[] = "/tmp/chatwire_hub_group_XXXXXX";
+  int fd = mkstemp(tmpl);
+  close(fd);
+  const std::string path = tmpl;
+  std::remove(path.c_str());
+  hub.reset();
+  store.reset();
+  store::ServerStoreOptions options;
+  options.max_bytes = 256 * 1024;
+  auto opened = store::ServerStore::open(path, options);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  store = std::move(*opened);
+  HubConfig cfg;
+  cfg.limits.messages_per_second = 1000;
+  cfg.limits.message_burst = 1000;
+  hub = std::make_unique<ServerHub>(cfg, *store, entropy);
+  connect(1);
+  take_events();
+  bool failed = false;
+  for (int g = 0; g < 100 && !failed; ++g) {
+    ASSERT_TRUE(hub->begin_group().ok());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+      ids.push_back("g" + std::to_string(g) + "m" + std::to_string(i));
+      send(1, message_frame(ids.back(), std::string(8000, 'q')));
+    }
+    take(1);  // held by the owner; dropped if the group fails
+    take_events();
+    auto r = hub->commit_group(now);
+    if (r.ok()) continue;
+    failed = true;
+    std::set<std::string> told;
+    for (auto& f : take(1)) {
+      if (f.type() == "error" && f.s("code") == "unavailable") told.insert(f.s("messageId"));
+    }
+    for (const auto& id : ids) EXPECT_TRUE(told.count(id)) << id << " was not told";
+    EXPECT_FALSE(hub->store_health().ok);
+    bool logged = false;
+    for (auto& e : take_events()) logged |= e.type() == "store_error";
+    EXPECT_TRUE(logged);
+    // Nothing of the group is running: a resend is processed (and refused again).
+    send(1, message_frame(ids[0], "small"));
+    auto again = take(1);
+    ASSERT_FALSE(again.empty());
+  }
+  EXPECT_TRUE(failed) << "the database never filled up";
   hub.reset();
   store.reset();
   for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
