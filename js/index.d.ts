@@ -5,7 +5,7 @@
 /** PROTOCOL.md's error codes; `ChatError.code` is one of them. */
 export type ErrorCode =
   | 'bad_json' | 'unknown_type' | 'invalid_field' | 'too_large' | 'image_invalid'
-  | 'unauthorized' | 'rate_limited' | 'not_found' | 'internal';
+  | 'unauthorized' | 'rate_limited' | 'not_found' | 'internal' | 'unavailable';
 
 export declare const ERROR_CODES: readonly ErrorCode[];
 
@@ -70,6 +70,8 @@ export interface Limits {
   maxImageDimension: number;   // 8192 px, width and height
   messagesPerSecond: number;   // 20
   messageBurst: number;        // 40
+  maxTools: number;            // 128 tools in one configure_tools
+  maxToolsBytes: number;       // 256 KiB: the tools array of one configure_tools, encoded
 }
 
 export type FrameDirection = 'client' | 'server';
@@ -235,7 +237,7 @@ export interface IncomingMessage {
   messageId: string; conversationId: string; connectionId: string; clientId: string;
   userId: string | null; content: string; timestamp: string; images: IncomingImage[];
   /** The tools the client declared (configure_tools): what reply.callTool can ask it to run. */
-  tools: ToolSpec[];
+  tools: readonly ToolSpec[];
 }
 
 /**
@@ -283,6 +285,11 @@ export interface ChatServerOptions {
   limits?: Partial<Limits>;
   /** Origins allowed to open a WebSocket (default: any). */
   allowedOrigins?: string[];
+  /**
+   * Most bytes the database file may grow to (default 0: no limit). Past it,
+   * writes fail as on a full disk: clients get `unavailable`, /healthz 503.
+   */
+  maxDatabaseBytes?: number;
 }
 
 export declare class ChatServer {

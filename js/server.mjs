@@ -99,6 +99,7 @@ export function createServerClass(addon, fullLimits) {
     #messageHandler = null;
     #componentHandler = null;
     #turns = new Map();
+    #tools = new Map();  // conversationId -> the tools of its last configure_tools (the core's "tools" event)
     #queue = [];
     #draining = false;
     #closed = false;
@@ -145,6 +146,7 @@ export function createServerClass(addon, fullLimits) {
         retentionMs: optionalInteger(o.retentionMs, 'options.retentionMs', 24 * 3600 * 1000, 0),
         retentionEvents: optionalInteger(o.retentionEvents, 'options.retentionEvents', 10000, 0),
         typingAroundHandler: o.typingAroundHandler === undefined ? true : Boolean(o.typingAroundHandler),
+        maxDatabaseBytes: optionalInteger(o.maxDatabaseBytes, 'options.maxDatabaseBytes', 0, 0),
       };
       const invalid = addon.checkServerOptions(JSON.stringify(this.#options));
       if (invalid) throw new RangeError(invalid);
@@ -267,6 +269,13 @@ export function createServerClass(addon, fullLimits) {
         case 'component_action': this.#componentAction(e); break;
         case 'connection': this.emit('connection', e); break;
         case 'disconnect': this.emit('disconnect', e); break;
+        case 'tools':
+          if (e.tools.length) this.#tools.set(e.conversationId, Object.freeze(e.tools));
+          else this.#tools.delete(e.conversationId);
+          break;
+        // The store's own text of a failed write: for the server's log only
+        // (the client got a generic 'unavailable').
+        case 'store_error': this.#reportError(new ChatError('unavailable', `chatwire: database: ${e.error}`)); break;
         default: break;
       }
     }
@@ -286,7 +295,8 @@ export function createServerClass(addon, fullLimits) {
         timestamp: m.timestamp,
         images: (m.images ?? []).map((img) => ({ ...img, data: native.imageBytes(turn.id, img.id) })),
         // The tools the client declared (configure_tools): what reply.callTool can ask for.
-        tools: e.tools ?? [],
+        // One frozen array per configure_tools, shared by the messages that follow it.
+        tools: this.#tools.get(e.conversationId) ?? [],
       };
       const reply = new Reply(this, turn);
       try {

@@ -5,7 +5,7 @@
 /** @type {readonly string[]} */
 export const ERROR_CODES = Object.freeze([
   'bad_json', 'unknown_type', 'invalid_field', 'too_large', 'image_invalid',
-  'unauthorized', 'rate_limited', 'not_found', 'internal',
+  'unauthorized', 'rate_limited', 'not_found', 'internal', 'unavailable',
 ]);
 
 export class ChatError extends Error {

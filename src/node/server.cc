@@ -102,8 +102,11 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     on_ticket_ = Napi::Persistent(info[2].As<Napi::Function>());
     store::ServerStoreOptions store_options;
     store_options.external_checkpoint = true;  // checkpoints run on a worker thread (maybe_checkpoint)
+    store_options.max_bytes = config_.max_database_bytes;
+    // open() also checks the file (quick_check and a test write): a corrupt or
+    // read-only database fails listen() here, naming the file (issue 14.8).
     auto store = store::ServerStore::open(config_.database, store_options);
-    if (!store) throw Napi::Error::New(env, "chatwire: cannot open database: " + store.error().message);
+    if (!store) throw Napi::Error::New(env, "chatwire: cannot use the database: " + store.error().message);
     store_ = std::move(*store);
     hub_ = std::make_unique<server::ServerHub>(config_.hub, *store_, entropy_);
     gate_ = std::make_unique<server::Gate>(config_.gate);
@@ -427,7 +430,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   }
 
   void on_http(HttpRequest req, HttpResponder respond) {
-    auto route = gate_->route(req.method, req.path);
+    auto route = gate_->route(req.method, req.path, hub_ ? hub_->store_health().reason : std::string());
     if (!route.needs_authentication) {
       respond(HttpResponse{route.answer.status, "application/json", std::move(route.answer.body)});
       return;
@@ -471,8 +474,8 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   };
 
   void open_group() {
-    if (group_open_ || !store_ || !idle_) return;
-    if (!store_->begin_group()) return;  // then every batch commits on its own, as without groups
+    if (group_open_ || !store_ || !idle_ || !hub_) return;
+    if (!hub_->begin_group()) return;  // then every batch commits on its own, as without groups
     group_open_ = true;
     ++group_id_;
     uv_idle_start(idle_, [](uv_idle_t*) {});
@@ -480,21 +483,21 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
 
   // Commits the open group and releases what it held. When the commit fails,
   // nothing of the group was stored, so nothing of it may be seen: its
-  // frames, closes and events are dropped (clients resend unconfirmed
-  // messages; turns they started are not announced).
+  // frames, closes and events are dropped, and what the hub queues instead
+  // (an `unavailable` error for each message the group confirmed or
+  // answered, a "store_error" event for the log) goes out at once.
   void flush_group() {
     uint64_t notify = 0;
     bool ok = true;
     if (group_open_) {
       group_open_ = false;
       uv_idle_stop(idle_);
-      auto r = store_->commit_group();
+      auto r = hub_ ? hub_->commit_group(now_ms()) : store_->commit_group();
       if (!r) {
-        fprintf(stderr, "chatwire ChatServer: %s (the last %zu outputs were not sent)\n",
-                r.error().message.c_str(), held_.size());
         held_.clear();
         held_events_.clear();
         ok = false;
+        pump();  // no group is open: the hub's answers to the failure leave now
       }
       if (notify_group_ == group_id_) {
         notify = group_id_;

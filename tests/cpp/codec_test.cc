@@ -256,8 +256,8 @@ TEST(CodecErrors, NumbersWhereStringsBelongAndTheReverse) {
 
 TEST(CodecErrors, EveryErrorCodeHasItsWireName) {
   const char* names[] = {"bad_json",     "unknown_type", "invalid_field", "too_large", "image_invalid",
-                         "unauthorized", "rate_limited", "not_found",     "internal"};
-  for (int i = 0; i < 9; ++i) {
+                         "unauthorized", "rate_limited", "not_found",     "internal",  "unavailable"};
+  for (int i = 0; i < 10; ++i) {
     EXPECT_STREQ(error_code_name(static_cast<ErrorCode>(i)), names[i]);
     EXPECT_EQ(error_code_from_name(names[i]), static_cast<ErrorCode>(i));
   }

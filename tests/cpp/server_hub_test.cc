@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -596,11 +597,11 @@ TEST_F(ServerHubTest, UnansweredToolCallIsReplayedOnResume) {
   std::string turn;
   send(1, message_frame("m1", "where am I"));
   for (auto& e : take_events()) {
-    if (e.type() == "message") {
-      turn = e.s("turnId");
+    if (e.type() == "tools") {
       ASSERT_EQ(e["tools"].Size(), 1u);
       EXPECT_EQ(std::string(e["tools"][0]["name"].GetString()), "getLocation");
     }
+    if (e.type() == "message") turn = e.s("turnId");
   }
   take(1);
   hub->handle_close(now, 1, 1006);
@@ -1068,6 +1069,212 @@ TEST_F(ServerHubTest, ShutdownAbandonsTurnsAndClosesWith1001) {
   EXPECT_EQ(hub->respond(now, turn, "{}").error().code, ErrorCode::not_found);
   open(2);
   EXPECT_EQ(take_closes().size(), 1u);
+}
+
+// Issue 14.4: the tool list is bounded (too_large, the previous list stays)
+// and reaches the application once per configure_tools, not per message.
+TEST_F(ServerHubTest, ConfigureToolsIsBoundedAndAnnouncedOnce) {
+  HubConfig cfg;
+  cfg.limits.max_tools = 3;
+  cfg.limits.max_tools_bytes = 400;
+  make(cfg);
+  connect(1);
+  take_events();
+  send(1, "{\"type\":\"configure_tools\",\"tools\":[{\"name\":\"a\"},{\"name\":\"b\"}]}");
+  auto ev = take_events();
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].type(), "tools");
+  EXPECT_EQ(ev[0]["tools"].Size(), 2u);
+  EXPECT_TRUE(take(1).empty());
+  // Too many tools, then too many bytes: too_large, nothing announced.
+  send(1, "{\"type\":\"configure_tools\",\"tools\":[{\"name\":\"a\"},{\"name\":\"b\"},{\"name\":\"c\"},{\"name\":\"d\"}]}");
+  auto f = take(1);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].s("code"), "too_large");
+  send(1, "{\"type\":\"configure_tools\",\"tools\":[{\"name\":\"a\",\"description\":\"" + std::string(500, 'd') + "\"}]}");
+  f = take(1);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].s("code"), "too_large");
+  EXPECT_TRUE(take_events().empty());
+  // Messages carry no tools; the list stays the first one.
+  for (const char* id : {"m1", "m2"}) {
+    send(1, message_frame(id, "hi"));
+    for (auto& e : take_events()) {
+      EXPECT_NE(e.type(), "tools");
+      if (e.type() == "message") EXPECT_FALSE(e.has("tools"));
+    }
+  }
+}
+
+// Issue 14.3: a load_messages answered with a large page costs tokens in
+// proportion: the next frames are refused until they are paid for.
+TEST_F(ServerHubTest, LoadMessagesIsPaidByTheBytesItReturns) {
+  HubConfig cfg;
+  cfg.limits.max_frame_bytes = 1 << 20;
+  make(cfg);
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  take_events();
+  const std::string escaped(20000, 'x');
+  for (int i = 0; i < 30; ++i) {
+    std::string t = message(1, "m" + std::to_string(i), escaped);
+    hub->respond(now, t, "{\"content\":\"ok\"}");
+    now += 1000;  // stays under the rate limit
+  }
+  take(1);
+  now += 10000;  // a full bucket
+  send(1, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\",\"limit\":200}");
+  auto page = take(1);
+  ASSERT_EQ(page.size(), 1u);
+  ASSERT_EQ(page[0].type(), "history");
+  EXPECT_LE(page[0].text.size(), cfg.limits.max_frame_bytes);
+  EXPECT_GT(page[0].text.size(), 600000u);  // 30 x 20 KB: one page
+  // ~600 KB / 64 KiB = 9 tokens on top of the frame's own: 30 left of 40.
+  int answered = 0;
+  for (int i = 0; i < 40; ++i) send(1, ping_frame());
+  for (auto& f : take(1)) answered += f.type() == "pong";
+  EXPECT_GE(answered, 29);
+  EXPECT_LE(answered, 31);
+}
+
+TEST_F(ServerHubTest, HistoryFramesNeverExceedTheFrameLimit) {
+  HubConfig cfg;
+  cfg.limits.max_frame_bytes = 64 * 1024;
+  cfg.limits.messages_per_second = 1000;
+  cfg.limits.message_burst = 1000;
+  make(cfg);
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  take_events();
+  const std::string escaped = std::string(4000, 'a');
+  for (int i = 0; i < 60; ++i) {
+    std::string t = message(1, "m" + std::to_string(i), "\\u0001\\u0001" + escaped);
+    hub->respond(now, t, "{\"content\":\"ok\"}");
+  }
+  take(1);
+  std::string before;
+  int got = 0, pages = 0;
+  for (; pages < 100; ++pages) {
+    now += 1000;
+    send(1, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\",\"limit\":200" + before + "}");
+    auto f = take(1);
+    ASSERT_EQ(f.size(), 1u);
+    ASSERT_EQ(f[0].type(), "history") << f[0].text;
+    EXPECT_LE(f[0].text.size(), cfg.limits.max_frame_bytes);
+    got += static_cast<int>(f[0]["messages"].Size());
+    if (!f[0]["hasMore"].GetBool()) break;
+    before = ",\"beforeSeq\":" + std::to_string(f[0]["messages"][0]["seq"].GetInt64());
+  }
+  EXPECT_EQ(got, 120);
+  EXPECT_GT(pages, 2);
+}
+
+// Issue 14.8: a write the store refuses gets a generic `unavailable` (no
+// SQLite text) with retryAfterMs; the details go to a store_error event and
+// store_health() reports the failure until a write succeeds again.
+TEST_F(ServerHubTest, AFailedWriteAnswersUnavailableWithoutSqliteText) {
+  char tmpl[] = "/tmp/chatwire_hub_full_XXXXXX";
+  int fd = mkstemp(tmpl);
+  close(fd);
+  const std::string path = tmpl;
+  std::remove(path.c_str());
+  hub.reset();
+  store.reset();
+  store::ServerStoreOptions options;
+  options.max_bytes = 256 * 1024;
+  auto opened = store::ServerStore::open(path, options);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  store = std::move(*opened);
+  HubConfig cfg;
+  cfg.limits.messages_per_second = 1000;
+  cfg.limits.message_burst = 1000;
+  hub = std::make_unique<ServerHub>(cfg, *store, entropy);
+  connect(1);
+  take_events();
+  EXPECT_TRUE(hub->store_health().ok);
+  std::string failed_id;
+  for (int i = 0; i < 200 && failed_id.empty(); ++i) {
+    const std::string id = "m" + std::to_string(i);
+    send(1, message_frame(id, std::string(8000, 'z')));
+    for (auto& f : take(1)) {
+      if (f.type() == "error") {
+        EXPECT_EQ(f.s("code"), "unavailable") << f.text;
+        EXPECT_FALSE(f.s("messageId").empty());  // this message, or the one whose reply failed
+        EXPECT_GT(f.i("retryAfterMs"), 0);
+        EXPECT_EQ(f.s("error").find("SQLITE"), std::string::npos);
+        EXPECT_EQ(f.s("error").find("full"), std::string::npos) << f.s("error");
+        EXPECT_FALSE(f.has("seq"));
+        failed_id = id;
+      }
+    }
+    for (auto& e : take_events()) {
+      if (e.type() == "message") hub->respond(now, e.s("turnId"), "{\"content\":\"ok\"}");
+      if (e.type() == "store_error") EXPECT_NE(e.s("error").find("full"), std::string::npos) << e.text;
+    }
+    take(1);
+  }
+  ASSERT_FALSE(failed_id.empty()) << "the database never filled up";
+  EXPECT_FALSE(hub->store_health().ok);
+  EXPECT_FALSE(hub->store_health().reason.empty());
+  hub.reset();
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+}
+
+// Issue 14.8 with group commit, as the Node binding runs it: SQLITE_FULL
+// rolls the whole group back (SQLite does so by itself); commit_group then
+// fails and every message of the group gets `unavailable`, although the owner
+// dropped everything the group had produced.
+TEST_F(ServerHubTest, AFailedGroupTellsEveryMessageItHeld) {
+  char tmpl[] = "/tmp/chatwire_hub_group_XXXXXX";
+  int fd = mkstemp(tmpl);
+  close(fd);
+  const std::string path = tmpl;
+  std::remove(path.c_str());
+  hub.reset();
+  store.reset();
+  store::ServerStoreOptions options;
+  options.max_bytes = 256 * 1024;
+  auto opened = store::ServerStore::open(path, options);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  store = std::move(*opened);
+  HubConfig cfg;
+  cfg.limits.messages_per_second = 1000;
+  cfg.limits.message_burst = 1000;
+  hub = std::make_unique<ServerHub>(cfg, *store, entropy);
+  connect(1);
+  take_events();
+  bool failed = false;
+  for (int g = 0; g < 100 && !failed; ++g) {
+    ASSERT_TRUE(hub->begin_group().ok());
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+      ids.push_back("g" + std::to_string(g) + "m" + std::to_string(i));
+      send(1, message_frame(ids.back(), std::string(8000, 'q')));
+    }
+    take(1);  // held by the owner; dropped if the group fails
+    take_events();
+    auto r = hub->commit_group(now);
+    if (r.ok()) continue;
+    failed = true;
+    std::set<std::string> told;
+    for (auto& f : take(1)) {
+      if (f.type() == "error" && f.s("code") == "unavailable") told.insert(f.s("messageId"));
+    }
+    for (const auto& id : ids) EXPECT_TRUE(told.count(id)) << id << " was not told";
+    EXPECT_FALSE(hub->store_health().ok);
+    bool logged = false;
+    for (auto& e : take_events()) logged |= e.type() == "store_error";
+    EXPECT_TRUE(logged);
+    // Nothing of the group is running: a resend is processed (and refused again).
+    send(1, message_frame(ids[0], "small"));
+    auto again = take(1);
+    ASSERT_FALSE(again.empty());
+  }
+  EXPECT_TRUE(failed) << "the database never filled up";
+  hub.reset();
+  store.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
 }
 
 }  // namespace

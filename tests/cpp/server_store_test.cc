@@ -246,6 +246,89 @@ TEST_F(ServerStoreTest, HistoryPagesAreOldestFirstWithHasMore) {
   EXPECT_EQ(oldest->messages[0].content, "hello 1");
 }
 
+// Issue 14.3: a page holds only what fits in max_bytes of encoded history
+// frame; paging on with beforeSeq gets everything, each page within budget.
+TEST_F(ServerStoreTest, HistoryPagesByEncodedBytes) {
+  const std::string escaped(1000, '\x01');  // 6 bytes each in JSON (\u0001)
+  for (int i = 1; i <= 40; ++i) {
+    UserMessageRecord m{"m" + std::to_string(i), escaped, "2026-11-23T13:47:50.123Z", {}};
+    ASSERT_TRUE(store->put_user_message("c1", i, m).ok());
+  }
+  const size_t budget = 20000;  // ~3 messages of ~6 KB encoded
+  std::optional<int64_t> before;
+  std::vector<int64_t> seen;
+  for (int pages = 0; pages < 100; ++pages) {
+    auto page = store->load_messages("c1", before, 200, budget);
+    ASSERT_TRUE(page.ok()) << page.error().message;
+    ASSERT_FALSE(page->messages.empty());
+    protocol::History h{"c1", page->messages, page->has_more};
+    const std::string text = protocol::encode(protocol::ServerFrame{h});
+    EXPECT_LE(text.size(), budget);
+    if (page->has_more) EXPECT_GT(text.size(), budget - 7000) << "a page should be nearly full";
+    for (auto it = page->messages.rbegin(); it != page->messages.rend(); ++it) seen.push_back(it->seq);
+    if (!page->has_more) break;
+    before = page->messages.front().seq;
+  }
+  ASSERT_EQ(seen.size(), 40u);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], static_cast<int64_t>(40 - i));
+  // Without a byte budget the row limit alone applies, as before.
+  auto all = store->load_messages("c1", std::nullopt, 200);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->messages.size(), 40u);
+}
+
+TEST_F(ServerStoreTest, AMessageLargerThanAPageComesTruncatedToFit) {
+  UserMessageRecord m{"big", std::string(30000, 'x') + "\xC3\xA9", "2026-11-23T13:47:50.123Z", {}};
+  ASSERT_TRUE(store->put_user_message("c1", 1, m).ok());
+  auto page = store->load_messages("c1", std::nullopt, 50, 4096);
+  ASSERT_TRUE(page.ok()) << page.error().message;
+  ASSERT_EQ(page->messages.size(), 1u);
+  EXPECT_TRUE(page->messages[0].truncated);
+  const std::string text = protocol::encode(protocol::ServerFrame{protocol::History{"c1", page->messages, false}});
+  EXPECT_LE(text.size(), 4096u);
+  EXPECT_GT(text.size(), 3900u);
+  EXPECT_TRUE(protocol::decode_server_frame(text, Limits{}).ok());  // valid UTF-8, valid frame
+}
+
+// Issue 14.8: a corrupt file is refused at open, naming it.
+TEST_F(ServerStoreTest, ACorruptFileIsRefusedAtOpen) {
+  TempFile file;
+  {
+    auto s = ServerStore::open(file.path());
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->create_conversation("c", "a", "", kNow).ok());
+    ASSERT_TRUE((*s)->checkpoint().ok());
+  }
+  ASSERT_TRUE(ServerStore::checkpoint_file(file.path()).ok());
+  FILE* f = std::fopen(file.path().c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, 4096, SEEK_SET);  // page 2
+  const std::string garbage(4096, '\x5a');
+  std::fwrite(garbage.data(), 1, garbage.size(), f);
+  std::fclose(f);
+  auto refused = ServerStore::open(file.path());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find(file.path()), std::string::npos) << refused.error().message;
+}
+
+TEST_F(ServerStoreTest, AFullDatabaseFailsWritesButStaysReadable) {
+  TempFile file;
+  ServerStoreOptions options;
+  options.max_bytes = 256 * 1024;  // the schema itself takes ~100 KB
+  auto s = ServerStore::open(file.path(), options);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_TRUE((*s)->create_conversation("c0", "a", "", kNow).ok());
+  Result<bool> wrote = true;
+  int n = 0;
+  for (; n < 1000 && wrote.ok(); ++n) {
+    UserMessageRecord m{"m" + std::to_string(n), std::string(2000, 'y'), "2026-11-23T13:47:50.123Z", {}};
+    wrote = (*s)->put_user_message("c0", n + 1, m);
+  }
+  ASSERT_FALSE(wrote.ok()) << "max_bytes never reached";
+  EXPECT_LT(n, 150);
+  EXPECT_TRUE((*s)->load_messages("c0", std::nullopt, 10).ok());
+}
+
 TEST_F(ServerStoreTest, HistoryKeepsImageMetadataAndResponseDetails) {
   UserMessageRecord m{"m1", "", "2026-11-23T13:47:50.123Z",
                       {ImageRecord{"img-1", "image/png", std::string("cat.png"), 640, 480, 1234, "PNGBYTES"},

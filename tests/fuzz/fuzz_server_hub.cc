@@ -74,6 +74,8 @@ class HubFuzz {
       config_.limits.max_image_bytes = 512;
       config_.limits.max_image_dimension = 64;
       config_.limits.max_json_depth = 8;
+      config_.limits.max_tools = 2;
+      config_.limits.max_tools_bytes = 256;
     }
     if (mode & 4) {
       config_.limits.messages_per_second = 2;
@@ -246,9 +248,19 @@ class HubFuzz {
         if (in_.ConsumeBool()) f += ",\"limit\":" + num();
         return f + "}";
       }
-      case 7:
-        return "{\"type\":\"configure_tools\",\"tools\":[{\"name\":" + fuzz::quote(in_.ConsumeRandomLengthString(6)) +
-               ",\"description\":\"d\",\"parameters\":{\"type\":\"object\"}}]}";
+      case 7: {
+        // 0..4 tools (over limits.max_tools = 2 in the small-limits mode), with
+        // descriptions up to 200 bytes (over max_tools_bytes = 256 there).
+        std::string f = "{\"type\":\"configure_tools\",\"tools\":[";
+        const int n = in_.ConsumeIntegralInRange<int>(0, 4);
+        for (int i = 0; i < n; ++i) {
+          if (i) f += ",";
+          f += "{\"name\":" + fuzz::quote(in_.ConsumeRandomLengthString(6) + std::to_string(i)) +
+               ",\"description\":" + fuzz::quote(std::string(in_.ConsumeIntegralInRange<size_t>(0, 200), 'd')) +
+               ",\"parameters\":{\"type\":\"object\"}}";
+        }
+        return f + "]}";
+      }
       case 8:
         return "{\"type\":\"tool_result\",\"toolCallId\":" + fuzz::quote(some_tool_call()) +
                (in_.ConsumeBool() ? ",\"result\":{\"v\":" + num() + "}" : ",\"error\":\"no\"") + "}";
@@ -426,8 +438,13 @@ class HubFuzz {
       auto it = turns_.find(e.s("turnId"));
       if (it != turns_.end()) it->second.cancelled = true;
     } else {
-      require(type == "connection" || type == "disconnect" || type == "tool_result" || type == "component_action",
+      require(type == "connection" || type == "disconnect" || type == "tool_result" || type == "component_action" ||
+                  type == "tools" || type == "store_error",
               "unknown event type", text);
+      if (type == "tools") {
+        const auto& tools = e.doc["tools"];
+        require(tools.IsArray() && tools.Size() <= config_.limits.max_tools, "tools event over limits.max_tools", text);
+      }
     }
   }
 

@@ -45,6 +45,7 @@ constexpr LimitField kLimitFields[] = {
     {"maxFrameBytes", true, 1},        {"maxContentBytes", true, 1}, {"maxImages", true, 0},
     {"maxImageBytes", true, 1},        {"maxImageDimension", true, 1},
     {"messagesPerSecond", false, 0.001}, {"messageBurst", false, 1},
+    {"maxTools", true, 0},             {"maxToolsBytes", true, 1},
 };
 
 }  // namespace
@@ -85,6 +86,8 @@ Result<Limits> parse_limits(std::string_view json) {
     if (name == "maxImageDimension") limits.max_image_dimension = static_cast<uint32_t>(v.GetUint64());
     if (name == "messagesPerSecond") limits.messages_per_second = v.GetDouble();
     if (name == "messageBurst") limits.message_burst = v.GetDouble();
+    if (name == "maxTools") limits.max_tools = v.GetUint64();
+    if (name == "maxToolsBytes") limits.max_tools_bytes = v.GetUint64();
   }
   return limits;
 }
@@ -110,6 +113,10 @@ std::string limits_json(std::string_view json) {
   w.Double(l.messages_per_second);
   w.Key("messageBurst");
   w.Double(l.message_burst);
+  w.Key("maxTools");
+  w.Uint64(l.max_tools);
+  w.Key("maxToolsBytes");
+  w.Uint64(l.max_tools_bytes);
   w.EndObject();
   return finish(buf);
 }

@@ -20,7 +20,8 @@
 namespace chatwire::api {
 
 // Limits from JS option names ({"maxFrameBytes", "maxContentBytes", "maxImages",
-// "maxImageBytes", "maxImageDimension", "messagesPerSecond", "messageBurst"});
+// "maxImageBytes", "maxImageDimension", "messagesPerSecond", "messageBurst",
+// "maxTools", "maxToolsBytes"});
 // absent fields keep PROTOCOL.md's defaults; "" or "{}" gives all defaults.
 Result<Limits> parse_limits(std::string_view limits_json);
 

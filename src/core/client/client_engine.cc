@@ -55,7 +55,7 @@
 // outbox in one batch; it is written only after that batch commits. The
 // outbox is flushed in order after every connect_confirm and whenever
 // something is added while open: each entry is written once per socket
-// (queued -> sent). A rate_limited error holds its entry until retryAfterMs;
+// (queued -> sent). A rate_limited or unavailable error holds its entry until retryAfterMs;
 // entries behind a held one wait too, so the server sees the original order.
 // confirm removes the entry and drops the image bytes. User states only move
 // forward: queued < sent < received < processed; failed (an error naming the
@@ -1669,7 +1669,8 @@ void ClientEngine::on_error_frame(int64_t now, const protocol::ErrorEvent& e) {
   emit_error(e.error);
   const std::string& id = e.error.message_id;
   if (id.empty()) return;  // fails nothing
-  if (e.error.code == ErrorCode::rate_limited) {
+  if (e.error.code == ErrorCode::rate_limited || e.error.code == ErrorCode::unavailable) {
+    bool held = false;
     for (auto& entry : outbox_) {
       if (entry.message_id != id) continue;
       const int64_t wait =
@@ -1677,8 +1678,12 @@ void ClientEngine::on_error_frame(int64_t now, const protocol::ErrorEvent& e) {
       entry.not_before = now + wait;
       check(store_.outbox_hold(id, entry.not_before));
       written_.erase(id);
+      held = true;
     }
-    return;
+    // `unavailable` about a message that already left the outbox (confirmed,
+    // then its reply could not be stored) cannot be resent by itself: it
+    // fails, and retry() sends it again.
+    if (held || e.error.code == ErrorCode::rate_limited) return;
   }
   StoredMessage* m = find(id);
   if (!m) return;

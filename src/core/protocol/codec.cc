@@ -293,6 +293,18 @@ Result<ClientFrame> read_client(const std::string& type, Fields& f, const Limits
   if (type == "configure_tools") {
     ConfigureTools c;
     const Value* tools = f.array("tools", true);
+    // Counted before anything is copied: 250,000 tools in one frame cost nothing.
+    if (f.ok() && tools && tools->Size() > limits.max_tools) {
+      return Error(ErrorCode::too_large, std::to_string(tools->Size()) + " tools, over the limit of " +
+                                             std::to_string(limits.max_tools));
+    }
+    if (f.ok() && tools) {
+      const size_t bytes = to_json_text(*tools).size();
+      if (bytes > limits.max_tools_bytes) {
+        return Error(ErrorCode::too_large, "tools are " + std::to_string(bytes) + " bytes encoded, over the limit of " +
+                                               std::to_string(limits.max_tools_bytes));
+      }
+    }
     std::set<std::string> names;
     for (size_t i = 0; f.ok() && tools && i < tools->Size(); ++i) {
       const Value& v = (*tools)[static_cast<rapidjson::SizeType>(i)];
@@ -518,6 +530,7 @@ Result<ServerFrame> read_server(const std::string& type, Fields& f) {
       e.content = g.string("content", false, false).value_or("");
       e.timestamp = g.timestamp();
       e.cancelled = g.boolean("cancelled", false).value_or(false);
+      e.truncated = g.boolean("truncated", false).value_or(false);
       if (const Value* imgs = g.array("images", false)) {
         for (size_t k = 0; g.ok() && k < imgs->Size(); ++k) {
           const Value& iv = (*imgs)[static_cast<rapidjson::SizeType>(k)];
@@ -895,6 +908,7 @@ struct ServerWriter {
       put_analysis(w, e.image_analysis);
       put_citations(w, e.citations);
       if (e.cancelled) put_bool(w, "cancelled", true);
+      if (e.truncated) put_bool(w, "truncated", true);
       w.EndObject();
     }
     w.EndArray();

@@ -22,6 +22,7 @@ enum class ErrorCode {
   rate_limited,
   not_found,
   internal,
+  unavailable,  // Version 1.1: a dependency (the database) is down; carries retryAfterMs
 };
 
 // The wire name of a code, e.g. "invalid_field".
@@ -36,7 +37,7 @@ struct Error {
   std::string message;
   std::string message_id;       // empty when the frame was not readable that far
   std::string image_id;         // empty unless the error is about one image
-  int64_t retry_after_ms = -1;  // rate_limited only
+  int64_t retry_after_ms = -1;  // rate_limited and unavailable only
 
   Error() = default;
   Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}

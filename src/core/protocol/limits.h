@@ -16,6 +16,11 @@ struct Limits {
   uint32_t max_image_dimension = 8192;    // width and height, each
   double messages_per_second = 20;        // sustained rate per connection
   double message_burst = 40;              // token-bucket capacity
+  // Not in PROTOCOL.md's table (issue 14.4): what one configure_tools may
+  // declare. The server hands the list to the application, so it is bounded
+  // like a message: over either, too_large and the previous list stays.
+  size_t max_tools = 128;                 // tools in one configure_tools
+  size_t max_tools_bytes = 256u << 10;    // the `tools` array, encoded (compact JSON)
   // Not in PROTOCOL.md's table but needed to keep hostile input cheap: JSON
   // nesting deeper than this is refused as bad_json before it is parsed.
   int max_json_depth = 64;

@@ -213,6 +213,9 @@ struct HistoryEntry {
   std::optional<std::vector<ImageAnalysis>> image_analysis;
   std::optional<std::vector<Citation>> citations;
   bool cancelled = false;
+  // The server cut `content` so that this one message fits a history frame
+  // (limits.max_frame_bytes); chatwire's own extension, ignored by others.
+  bool truncated = false;
 };
 
 struct History {

@@ -72,10 +72,12 @@ void Gate::closed(std::string_view peer_ip) {
   if (it != per_ip_.end() && --it->second == 0) per_ip_.erase(it);
 }
 
-Gate::HttpRoute Gate::route(std::string_view method, std::string_view path) const {
+Gate::HttpRoute Gate::route(std::string_view method, std::string_view path, std::string_view store_problem) const {
   HttpRoute r;
   if (path == "/healthz") {
-    if (method == "GET" || method == "HEAD") {
+    if ((method == "GET" || method == "HEAD") && !store_problem.empty()) {
+      r.answer = {503, json_object({{"status", "unavailable"}, {"reason", std::string(store_problem)}})};
+    } else if (method == "GET" || method == "HEAD") {
       r.answer = {200, "{\"status\":\"ok\"}"};
     } else {
       r.answer = {405, json_object({{"error", "use GET /healthz"}})};

@@ -61,7 +61,9 @@ class Gate {
     bool needs_authentication = false;
     HttpAnswer answer;
   };
-  HttpRoute route(std::string_view method, std::string_view path) const;
+  // `store_problem` is ServerHub::store_health().reason ("" when the store
+  // is fine): GET /healthz then answers 503 {"status":"unavailable","reason"}.
+  HttpRoute route(std::string_view method, std::string_view path, std::string_view store_problem = {}) const;
 
   // The answer to POST /api/ticket once `authenticate` decided: 200
   // {"ticket","expiresAt"} for a user, 401 {"error"} for nullopt.

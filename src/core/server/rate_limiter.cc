@@ -29,4 +29,9 @@ RateLimiter::Verdict RateLimiter::take(int64_t now) {
   return v;
 }
 
+void RateLimiter::charge(double tokens) {
+  if (rate_ <= 0 || tokens <= 0) return;
+  tokens_ -= tokens;
+}
+
 }  // namespace chatwire::server

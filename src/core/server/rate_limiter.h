@@ -34,6 +34,12 @@ class RateLimiter {
   // processed.
   Verdict take(int64_t now);
 
+  // Takes `tokens` more for the frame just allowed, when its answer cost more
+  // than a frame (a load_messages that returned a large history page). The
+  // balance may go below zero: later frames are refused until it refilled
+  // above one token, so the cost is paid in time, never skipped.
+  void charge(double tokens);
+
  private:
   double rate_;
   double burst_;

@@ -46,7 +46,8 @@ Result<ServerConfig> parse_server_config(std::string_view json) {
                  integer(doc, "heartbeatTimeoutMs", 100, INT64_C(86400000) * 3, c.hub.heartbeat_timeout_ms),
                  integer(doc, "maxConnectionsPerIp", 0, INT64_MAX, per_ip),
                  integer(doc, "retentionMs", 0, INT64_MAX, c.hub.retention_ms),
-                 integer(doc, "retentionEvents", 0, INT64_MAX, c.hub.retention_events)}) {
+                 integer(doc, "retentionEvents", 0, INT64_MAX, c.hub.retention_events),
+                 integer(doc, "maxDatabaseBytes", 0, INT64_MAX, c.max_database_bytes)}) {
     if (e) return *e;
   }
   c.port = static_cast<int>(port);

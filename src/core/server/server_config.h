@@ -19,13 +19,15 @@ struct ServerConfig {
   int port = 0;
   std::string path = "/ws/chat";
   std::string database = ":memory:";
+  int64_t max_database_bytes = 0;  // maxDatabaseBytes: ServerStoreOptions::max_bytes (0: no limit)
   HubConfig hub;
   GateConfig gate;
 };
 
 // Parses {"host","port","path","database","heartbeatMs","heartbeatTimeoutMs",
 // "limits":{...},"auth":{"secret","ticketTtlMs"},"allowedOrigins":[...],
-// "maxConnectionsPerIp","retentionMs","retentionEvents","typingAroundHandler"}.
+// "maxConnectionsPerIp","retentionMs","retentionEvents","typingAroundHandler",
+// "maxDatabaseBytes"}.
 // Errors are invalid_field naming the option.
 Result<ServerConfig> parse_server_config(std::string_view json);
 

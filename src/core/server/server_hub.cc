@@ -307,7 +307,9 @@ size_t ServerHub::send_to_conversation(const std::string& conversation_id, const
 void ServerHub::forget_conversation_if_idle(const std::string& conversation_id) {
   auto it = conversations_.find(conversation_id);
   if (it != conversations_.end() && it->second.conns.empty() && it->second.turns.empty()) {
+    const bool had_tools = !it->second.tools.empty();
     conversations_.erase(it);
+    if (had_tools) emit_tools(conversation_id, {});  // the application drops its copy too
   }
 }
 
@@ -449,7 +451,7 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   if (f.conversation_id) {
     auto owned = store_.owns(*f.conversation_id, f.client_id, c.user_id);
     if (!owned) {
-      send_error(now, c, owned.error());
+      send_error(now, c, store_failed(owned.error(), "connect"));
       return;
     }
     resumed = *owned;
@@ -459,7 +461,7 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
     conversation_id = uuid_v4(entropy_);
     auto created = store_.create_conversation(conversation_id, f.client_id, c.user_id, now);
     if (!created) {
-      send_error(now, c, created.error());
+      send_error(now, c, store_failed(created.error(), "connect"));
       return;
     }
   }
@@ -501,6 +503,7 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   c.client_id = f.client_id;
   Conversation& conv = conversations_[conversation_id];
   conv.conns.push_back(c.id);
+  if (store_.in_group()) group_.connects.push_back(c.id);
 
   protocol::ConnectConfirm cc;
   cc.conversation_id = conversation_id;
@@ -525,7 +528,7 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
 void ServerHub::replay_turn(int64_t now, Conn& c, const store::TurnRecord& turn) {
   auto events = store_.events_for_message(turn.conversation_id, turn.message_id);
   if (!events) {
-    Error e = events.error();
+    Error e = store_failed(events.error(), "replay");
     e.message_id = turn.message_id;
     send_error(now, c, std::move(e));
     return;
@@ -554,13 +557,18 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   const std::string conv_id = c.conversation_id;
   auto existing = store_.find_turn(conv_id, m.message_id);
   if (!existing) {
-    Error e = existing.error();
+    Error e = store_failed(existing.error(), "message");
     e.message_id = m.message_id;
     send_error(now, c, std::move(e));
     return;
   }
-  if (*existing && ((*existing)->status == store::TurnStatus::received ||
-                    (*existing)->status == store::TurnStatus::completed ||
+  // A turn the store still calls `received` but that does not run here lost
+  // its outcome to a failed commit (the client got `unavailable`): like an
+  // abandoned one, it is processed again. (Turns left by an earlier process
+  // were abandoned at start, so nothing else is `received` and not running.)
+  const bool running = (*existing && (*existing)->status == store::TurnStatus::received &&
+                        is_running(conv_id, m.message_id));
+  if (*existing && (running || (*existing)->status == store::TurnStatus::completed ||
                     (*existing)->status == store::TurnStatus::cancelled)) {
     replay_turn(now, c, **existing);
     return;
@@ -618,10 +626,18 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   }();
   if (!stored) {
     store_.rollback();
-    Error e(ErrorCode::internal, "the message could not be stored: " + stored.error().message);
+    // Generic for the client (issue 14.8: SQLite's text stays in the server's
+    // log); `unavailable` + retryAfterMs: its outbox sends it again later.
+    Error e = store_failed(stored.error(), "message");
     e.message_id = m.message_id;
     send_error(now, c, std::move(e));
+    if (store_.in_group()) group_.refused.push_back({conv_id, m.message_id, ""});  // said again if the group fails
     return;
+  }
+  if (store_.in_group()) {
+    group_.started.push_back({conv_id, m.message_id, turn.turn_id});
+  } else {
+    store_ok_ = true;
   }
   for (const auto& f : frames) send_to_conversation(conv_id, f);
 
@@ -659,20 +675,9 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   }
   w.EndArray();
   w.EndObject();
+  // The conversation's tools reached the application once, as a "tools"
+  // event (on_configure_tools), not with every message (issue 14.4).
   Conversation& conv = conversations_[conv_id];
-  w.Key("tools");
-  w.StartArray();
-  for (const auto& t : conv.tools) {
-    w.StartObject();
-    w.Key("name");
-    ev.value(t.name);
-    w.Key("description");
-    ev.value(t.description);
-    w.Key("parameters");
-    w.RawValue(t.parameters.text.data(), t.parameters.text.size(), rapidjson::kObjectType);
-    w.EndObject();
-  }
-  w.EndArray();
   events_.push_back(ev.done());
 
   for (auto& img : m.images) turn.images.push_back(TurnImage{std::move(img), 0});
@@ -685,27 +690,59 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
 void ServerHub::on_load_messages(int64_t now, Conn& c, const protocol::LoadMessages& f) {
   auto owned = store_.owns(f.conversation_id, c.client_id, c.user_id);
   if (!owned) {
-    send_error(now, c, owned.error());
+    send_error(now, c, store_failed(owned.error(), "load_messages"));
     return;
   }
   if (!*owned) {
     send_error(now, c, Error(ErrorCode::not_found, "unknown conversationId '" + f.conversation_id + "'"));
     return;
   }
-  auto page = store_.load_messages(f.conversation_id, f.before_seq, f.limit);
+  // Paged by encoded bytes, never above the frame limit (issue 14.3): 200
+  // messages that JSON-escape 6x would otherwise make one 92-byte request a
+  // 19.7 MB frame. The client pages on with beforeSeq (hasMore).
+  auto page = store_.load_messages(f.conversation_id, f.before_seq, f.limit, config_.limits.max_frame_bytes);
   if (!page) {
-    send_error(now, c, page.error());
+    send_error(now, c, store_failed(page.error(), "load_messages"));
     return;
   }
   protocol::History h;
   h.conversation_id = f.conversation_id;
   h.messages = std::move(page->messages);
   h.has_more = page->has_more;
-  send(c, protocol::encode(ServerFrame{std::move(h)}));
+  std::string text = protocol::encode(ServerFrame{std::move(h)});
+  if (config_.history_bytes_per_token > 0) {
+    c.limiter.charge(static_cast<double>(text.size() / config_.history_bytes_per_token));
+  }
+  send(c, std::move(text));
 }
 
 void ServerHub::on_configure_tools(Conn& c, const protocol::ConfigureTools& f) {
-  conversations_[c.conversation_id].tools = f.tools;
+  // The codec refused a list over limits.max_tools / max_tools_bytes (too_large)
+  // before this, so the previous list is still in place then.
+  auto& tools = conversations_[c.conversation_id].tools;
+  tools = f.tools;
+  emit_tools(c.conversation_id, tools);
+  if (store_.in_group()) group_.tools.push_back(c.conversation_id);  // re-sent if the group fails
+}
+
+void ServerHub::emit_tools(const std::string& conversation_id, const std::vector<protocol::ToolSpec>& tools) {
+  JsonOut ev;
+  ev.str("type", "tools").str("conversationId", conversation_id);
+  auto& w = ev.w();
+  w.Key("tools");
+  w.StartArray();
+  for (const auto& t : tools) {
+    w.StartObject();
+    w.Key("name");
+    ev.value(t.name);
+    w.Key("description");
+    ev.value(t.description);
+    w.Key("parameters");
+    w.RawValue(t.parameters.text.data(), t.parameters.text.size(), rapidjson::kObjectType);
+    w.EndObject();
+  }
+  w.EndArray();
+  events_.push_back(ev.done());
 }
 
 void ServerHub::on_tool_result(Conn& c, const protocol::ToolResult& f) {
@@ -728,7 +765,7 @@ void ServerHub::on_tool_result(Conn& c, const protocol::ToolResult& f) {
 void ServerHub::on_component_action(int64_t now, Conn& c, const protocol::ComponentAction& f) {
   auto known = store_.has_component(c.conversation_id, f.component_id);
   if (!known) {
-    send_error(now, c, known.error());
+    send_error(now, c, store_failed(known.error(), "component_action"));
     return;
   }
   if (!*known) {
@@ -800,6 +837,7 @@ void ServerHub::end_turn(int64_t now, std::string turn_id) {
   auto it = turns_.find(turn_id);
   if (it == turns_.end()) return;
   const std::string conv_id = it->second.conversation_id;
+  if (store_.in_group()) group_.ended.push_back({conv_id, it->second.message_id, turn_id});
   for (const auto& id : it->second.pending_tools) tool_calls_.erase(id);
   auto conv = conversations_.find(conv_id);
   if (conv != conversations_.end()) conv->second.turns.erase(it->second.message_id);
@@ -822,11 +860,11 @@ Result<bool> ServerHub::end_cancelled(int64_t now, Turn& t, std::optional<protoc
   r.cancelled = true;
   r.timestamp = ts(now);
   auto begun = store_.begin();
-  if (!begun) return begun;
+  if (!begun) return lose_turn(now, t, begun.error());
   auto ev = append(now, t.conversation_id, "response", t.reply_id, t.message_id, r);
   if (!ev) {
     store_.rollback();
-    return ev.error();
+    return lose_turn(now, t, ev.error());
   }
   r.seq = ev->seq;
   auto put = store_.put_assistant_message(t.conversation_id, r);
@@ -834,7 +872,7 @@ Result<bool> ServerHub::end_cancelled(int64_t now, Turn& t, std::optional<protoc
   auto done = fin ? store_.commit() : fin;
   if (!done) {
     store_.rollback();
-    return done.error();
+    return lose_turn(now, t, done.error());
   }
   send_to_conversation(t.conversation_id, ev->frame);
   end_turn(now, turn_id);
@@ -977,11 +1015,11 @@ Result<bool> ServerHub::respond(int64_t now, std::string_view turn_id, std::stri
   if (turn.cancelled) return end_cancelled(now, turn, std::move(r));
 
   auto begun = store_.begin();
-  if (!begun) return begun;
+  if (!begun) return lose_turn(now, turn, begun.error());
   auto ev = append(now, turn.conversation_id, "response", turn.reply_id, turn.message_id, r);
   if (!ev) {
     store_.rollback();
-    return ev.error();
+    return lose_turn(now, turn, ev.error());
   }
   r.seq = ev->seq;
   auto put = store_.put_assistant_message(turn.conversation_id, r);
@@ -989,7 +1027,7 @@ Result<bool> ServerHub::respond(int64_t now, std::string_view turn_id, std::stri
   auto done = fin ? store_.commit() : fin;
   if (!done) {
     store_.rollback();
-    return done.error();
+    return lose_turn(now, turn, done.error());
   }
   send_to_conversation(turn.conversation_id, ev->frame);
   end_turn(now, turn.turn_id);
@@ -1004,7 +1042,7 @@ Result<bool> ServerHub::fail(int64_t now, std::string_view turn_id, ErrorCode co
   Error e(code, message.empty() ? std::string("the reply failed") : std::string(message));
   e.message_id = turn.message_id;
   auto begun = store_.begin();
-  if (!begun) return begun;
+  if (!begun) return lose_turn(now, turn, begun.error());
   auto ev = append(now, turn.conversation_id, "error", turn.message_id, "",
                    protocol::ErrorEvent{e, std::nullopt, ts(now)});
   auto fin = ev ? store_.finish_turn(turn.conversation_id, turn.message_id, store::TurnStatus::failed, now)
@@ -1012,7 +1050,7 @@ Result<bool> ServerHub::fail(int64_t now, std::string_view turn_id, ErrorCode co
   auto done = fin ? store_.commit() : fin;
   if (!done) {
     store_.rollback();
-    return done.error();
+    return lose_turn(now, turn, done.error());
   }
   send_to_conversation(turn.conversation_id, ev->frame);
   end_turn(now, turn.turn_id);
@@ -1140,6 +1178,91 @@ Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, s
     }
   }
   return reached;
+}
+
+// ------------------------------------------------------------------ store failures
+
+Error ServerHub::store_failed(const Error& cause, const char* what) {
+  store_ok_ = false;
+  group_.failed = true;
+  store_reason_ = std::string("the database failed a ") + what + " (details in the server log)";
+  JsonOut ev;
+  ev.str("type", "store_error").str("error", std::string(what) + ": " + cause.message);
+  events_.push_back(ev.done());
+  Error e(ErrorCode::unavailable, "the server's database is unavailable; try again later");
+  e.retry_after_ms = config_.unavailable_retry_ms;
+  return e;
+}
+
+void ServerHub::send_unavailable(int64_t now, const std::string& conversation_id, const std::string& message_id) {
+  Error e(ErrorCode::unavailable, "the server's database is unavailable; try again later");
+  e.retry_after_ms = config_.unavailable_retry_ms;
+  e.message_id = message_id;
+  send_to_conversation(conversation_id, protocol::encode(ServerFrame{protocol::ErrorEvent{e, std::nullopt, ts(now)}}));
+}
+
+Error ServerHub::lose_turn(int64_t now, Turn& t, const Error& cause) {
+  store_failed(cause, "reply");
+  const std::string conv = t.conversation_id, message_id = t.message_id, turn_id = t.turn_id;
+  send_unavailable(now, conv, message_id);
+  end_turn(now, turn_id);
+  return cause;  // the application sees the store's own error
+}
+
+bool ServerHub::is_running(const std::string& conversation_id, const std::string& message_id) const {
+  auto it = conversations_.find(conversation_id);
+  return it != conversations_.end() && it->second.turns.count(message_id) > 0;
+}
+
+Result<bool> ServerHub::begin_group() {
+  auto r = store_.begin_group();
+  group_ = GroupJournal{};
+  return r;
+}
+
+Result<bool> ServerHub::commit_group(int64_t now) {
+  auto r = store_.commit_group();
+  GroupJournal g = std::move(group_);
+  group_ = GroupJournal{};
+  if (r) {
+    if (!g.failed) store_ok_ = true;
+    return r;
+  }
+  // Nothing of the group was stored, and the owner drops what it produced:
+  // the turns it started are forgotten and every message it confirmed or
+  // answered gets `unavailable` (unstored), so no client waits in silence;
+  // sockets it opened are closed (1011) and reconnect; tool lists it
+  // announced are announced again.
+  store_failed(r.error(), "commit");
+  std::set<std::pair<std::string, std::string>> told;
+  for (const auto& s : g.started) {
+    auto it = turns_.find(s.turn_id);
+    if (it != turns_.end()) {
+      for (const auto& id : it->second.pending_tools) tool_calls_.erase(id);
+      auto conv = conversations_.find(s.conversation_id);
+      if (conv != conversations_.end()) conv->second.turns.erase(s.message_id);
+      turns_.erase(it);
+    }
+    if (told.insert({s.conversation_id, s.message_id}).second) send_unavailable(now, s.conversation_id, s.message_id);
+  }
+  for (const auto& list : {&g.ended, &g.refused}) {
+    for (const auto& s : *list) {
+      if (told.insert({s.conversation_id, s.message_id}).second) send_unavailable(now, s.conversation_id, s.message_id);
+    }
+  }
+  for (ConnId id : g.connects) {
+    if (Conn* c = find_conn(id)) request_close(*c, 1011, "database unavailable");
+  }
+  for (const auto& conv_id : g.tools) {
+    auto it = conversations_.find(conv_id);
+    if (it != conversations_.end()) emit_tools(conv_id, it->second.tools);
+  }
+  for (const auto& s : g.started) forget_conversation_if_idle(s.conversation_id);
+  return r;
+}
+
+ServerHub::StoreHealth ServerHub::store_health() const {
+  return StoreHealth{store_ok_, store_ok_ ? std::string() : store_reason_};
 }
 
 // ------------------------------------------------------------------ outputs

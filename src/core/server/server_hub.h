@@ -48,6 +48,12 @@ struct HubConfig {
   int64_t retention_events = 10000;               // replay window per conversation (0: no limit)
   bool typing_around_handler = true;              // typing:true on a message event, false when its turn ends
   int64_t prune_interval_ms = 60000;              // how often the event log is pruned
+  // load_messages is paid by what it returns (issue 14.3): its frame takes one
+  // rate-limit token, plus one per this many bytes of the `history` frame
+  // answered (pages are at most limits.max_frame_bytes).
+  size_t history_bytes_per_token = 64u << 10;
+  // retryAfterMs of an `unavailable` error (the store failed a write).
+  int64_t unavailable_retry_ms = 5000;
 };
 
 using ConnId = uint64_t;  // the transport's id of a socket
@@ -170,6 +176,27 @@ class ServerHub {
   // metadata). Valid until the turn ends; nullptr for unknown ids.
   const std::string* image_bytes(std::string_view turn_id, std::string_view image_id) const;
 
+  // ---------------------------------------------------------------- the store
+  // Group commit (ServerStore::begin_group) through the hub, so it knows what a
+  // failed group loses. begin_group() opens one; commit_group(now) commits it.
+  // When the commit fails the owner drops every output it held back for the
+  // group, and the hub forgets the turns the group started and queues, for
+  // every message the group confirmed or answered, an `unavailable` error
+  // naming it (not stored); sockets the group confirmed are closed with 1011.
+  // Poll afterwards (those outputs are not part of any group).
+  Result<bool> begin_group();
+  Result<bool> commit_group(int64_t now);
+
+  // Whether the store took its last writes: false from a failed write or
+  // commit until a later commit (a group with no failure in it, or a
+  // message's batch outside groups) succeeds. `reason` is for /healthz:
+  // generic, never SQLite's text (that goes to a "store_error" event).
+  struct StoreHealth {
+    bool ok = true;
+    std::string reason;
+  };
+  StoreHealth store_health() const;
+
   // Connections currently known (open or awaiting connect or closing).
   size_t connection_count() const { return conns_.size(); }
 
@@ -226,9 +253,20 @@ class ServerHub {
   void on_message(int64_t now, Conn& c, protocol::Message& f);
   void on_load_messages(int64_t now, Conn& c, const protocol::LoadMessages& f);
   void on_configure_tools(Conn& c, const protocol::ConfigureTools& f);
+  void emit_tools(const std::string& conversation_id, const std::vector<protocol::ToolSpec>& tools);
   void on_tool_result(Conn& c, const protocol::ToolResult& f);
   void on_component_action(int64_t now, Conn& c, const protocol::ComponentAction& f);
   void on_cancel(Conn& c, const protocol::Cancel& f);
+
+  // ---- store failures (issue 14.8)
+  // Marks the store failing, queues a "store_error" event with the cause, and
+  // returns the generic error a client gets: unavailable + retryAfterMs.
+  Error store_failed(const Error& cause, const char* what);
+  void send_unavailable(int64_t now, const std::string& conversation_id, const std::string& message_id);
+  // The turn's outcome could not be stored: its clients get `unavailable`, the
+  // turn ends here (the store still says received: a resend processes it again).
+  Error lose_turn(int64_t now, Turn& t, const Error& cause);
+  bool is_running(const std::string& conversation_id, const std::string& message_id) const;
 
   // ---- helpers
   void ensure_started(int64_t now);
@@ -264,6 +302,24 @@ class ServerHub {
   std::unordered_map<std::string, Conversation> conversations_;
   std::unordered_map<std::string, Turn> turns_;              // by turn id
   std::unordered_map<std::string, std::string> tool_calls_;  // pending toolCallId -> turn id
+
+  // What the open store group did, for commit_group's failure path.
+  struct GroupTurn {
+    std::string conversation_id;
+    std::string message_id;
+    std::string turn_id;
+  };
+  struct GroupJournal {
+    std::vector<GroupTurn> started;  // turns whose message (confirm) the group stored
+    std::vector<GroupTurn> ended;    // turns whose outcome the group stored
+    std::vector<GroupTurn> refused;  // messages answered `unavailable` inside the group
+    std::vector<ConnId> connects;    // sockets whose connect the group stored
+    std::vector<std::string> tools;  // conversations whose tools the group announced
+    bool failed = false;             // a store call failed inside the group
+  };
+  GroupJournal group_;
+  bool store_ok_ = true;
+  std::string store_reason_;
 
   std::deque<Transmit> transmits_;
   std::deque<Close> closes_;

@@ -241,14 +241,44 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const std::string& path, 
   }
   std::unique_ptr<ServerStore> store(new ServerStore(db, options));
   store->path_ = path;
+  auto opened = store->open_checked();
+  if (!opened) {
+    Error e = opened.error();
+    const std::string prefix = "store: ";
+    if (e.message.compare(0, prefix.size(), prefix) == 0) e.message.erase(0, prefix.size());
+    e.message = "store: database '" + path + "': " + e.message;
+    return e;
+  }
+  return store;
+}
+
+Result<bool> ServerStore::open_checked() {
+  sqlite3* db = db_;
+  const std::string& path = path_;
+  const ServerStoreOptions& options = options_;
+  ServerStore* self = this;
   if (path != ":memory:" && !path.empty()) {
-    CW_TRY(store->exec("PRAGMA journal_mode=WAL"));
-    CW_TRY(store->exec("PRAGMA synchronous=NORMAL"));
+    if (sqlite3_db_readonly(db, "main") == 1) {
+      return Error(ErrorCode::internal, "store: the file is read-only (the server must be able to write it and its directory)");
+    }
+    CW_TRY(self->exec("PRAGMA journal_mode=WAL"));
+    CW_TRY(self->exec("PRAGMA synchronous=NORMAL"));
     // A turn touches ~10 index and table pages; a group of turns (begin_group)
     // many more. With SQLite's default 2 MB cache they spill to the WAL in the
     // middle of the transaction and are read back: 32 MB keeps them in memory.
-    CW_TRY(store->exec("PRAGMA cache_size=-32768"));
-    CW_TRY(store->exec("PRAGMA temp_store=MEMORY"));  // savepoint journals of batches inside a group
+    CW_TRY(self->exec("PRAGMA cache_size=-32768"));
+    CW_TRY(self->exec("PRAGMA temp_store=MEMORY"));  // savepoint journals of batches inside a group
+    if (options.max_bytes > 0) {
+      auto st = self->prepare("PRAGMA page_size");
+      if (!st) return st.error();
+      int64_t page_size = 4096;
+      {
+        Stmt q(*st);
+        if (q.step() == SQLITE_ROW) page_size = q.col_int(0);
+      }
+      const int64_t pages = std::max<int64_t>(1, options.max_bytes / page_size);
+      CW_TRY(self->exec(("PRAGMA max_page_count=" + std::to_string(pages)).c_str()));
+    }
     if (options.external_checkpoint) {
       // Replaces SQLite's automatic checkpoint hook: record the WAL size only.
       sqlite3_wal_hook(
@@ -257,12 +287,30 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const std::string& path, 
             static_cast<ServerStore*>(self)->wal_pages_ = pages;
             return SQLITE_OK;
           },
-          store.get());
+          self);
     }
   }
   sqlite3_busy_timeout(db, 5000);
-  CW_TRY(store->migrate());
-  return store;
+  CW_TRY(self->migrate());
+  return self->verify();
+}
+
+Result<bool> ServerStore::verify() {
+  {
+    auto st = prepare("PRAGMA quick_check(1)");
+    if (!st) return st.error();
+    Stmt s(*st);
+    const int rc = s.step();
+    if (rc != SQLITE_ROW) return sqlite_error("quick_check");
+    const std::string verdict = s.col_text(0);
+    if (verdict != "ok") return Error(ErrorCode::internal, "store: the file is corrupt (quick_check: " + verdict + ")");
+  }
+  // The write check runs outside the statement cache: these run once.
+  CW_TRY(exec("BEGIN IMMEDIATE"));
+  auto wrote = exec("CREATE TABLE cw_write_check (x INTEGER); INSERT INTO cw_write_check VALUES (1)");
+  exec("ROLLBACK");
+  if (!wrote) return Error(ErrorCode::internal, wrote.error().message + " (a test write failed)");
+  return true;
 }
 
 Result<int64_t> ServerStore::checkpoint_file(const std::string& path) {
@@ -318,6 +366,10 @@ Result<bool> ServerStore::run(const char* sql) {
 }
 
 Result<bool> ServerStore::begin() {
+  // SQLite rolls the whole transaction back by itself on some errors
+  // (SQLITE_FULL, IOERR, NOMEM): the group is then gone, and a SAVEPOINT
+  // now would start a transaction of its own outside it.
+  if (in_group_ && group_lost()) return Error(ErrorCode::internal, "store: " + group_lost_);
   if (batch_depth_ == 0) CW_TRY(run(in_group_ ? "SAVEPOINT cw_batch" : "BEGIN IMMEDIATE"));
   ++batch_depth_;
   return true;
@@ -343,6 +395,7 @@ Result<bool> ServerStore::commit() {
 void ServerStore::rollback() {
   if (batch_depth_ == 0) return;
   batch_depth_ = 0;
+  if (in_group_ && group_lost()) return;
   if (in_group_) {
     run("ROLLBACK TO cw_batch");
     run("RELEASE cw_batch");
@@ -355,12 +408,24 @@ Result<bool> ServerStore::begin_group() {
   if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "store: a group cannot start inside a batch");
   CW_TRY(run("BEGIN IMMEDIATE"));
   in_group_ = true;
+  group_lost_.clear();
+  return true;
+}
+
+bool ServerStore::group_lost() {
+  if (!group_lost_.empty()) return true;
+  if (!sqlite3_get_autocommit(db_)) return false;
+  group_lost_ = std::string("the transaction was rolled back by SQLite after: ") + sqlite3_errmsg(db_);
   return true;
 }
 
 Result<bool> ServerStore::commit_group() {
   if (!in_group_) return Error(ErrorCode::internal, "store: no group is open");
   rollback();  // a batch left open is a bug of the caller: it does not get committed half-done
+  if (group_lost()) {
+    in_group_ = false;
+    return Error(ErrorCode::internal, "store: " + group_lost_);
+  }
   in_group_ = false;
   auto r = run("COMMIT");
   if (!r) {
@@ -803,10 +868,44 @@ Result<std::vector<ImageRecord>> ServerStore::message_images(std::string_view co
   return out;
 }
 
+namespace {
+
+// Encoded size of one entry inside a history frame (its share of the frame).
+size_t entry_bytes(const protocol::History& envelope, size_t envelope_bytes, const protocol::HistoryEntry& e) {
+  protocol::History one{envelope.conversation_id, {e}, false};
+  return protocol::encode(protocol::ServerFrame{std::move(one)}).size() - envelope_bytes;
+}
+
+// Cuts e.content (at a UTF-8 boundary) until the entry takes at most `budget`
+// bytes; false when even an empty content does not fit.
+bool cut_to_fit(const protocol::History& envelope, size_t envelope_bytes, protocol::HistoryEntry& e,
+                size_t budget) {
+  e.truncated = true;
+  const std::string full = std::move(e.content);
+  size_t lo = 0, hi = full.size();  // lo fits (checked below), hi is the first candidate
+  e.content.clear();
+  if (entry_bytes(envelope, envelope_bytes, e) > budget) return false;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo + 1) / 2;
+    while (mid > lo && mid < full.size() && (static_cast<unsigned char>(full[mid]) & 0xC0) == 0x80) --mid;
+    if (mid == lo) break;
+    e.content.assign(full, 0, mid);
+    if (entry_bytes(envelope, envelope_bytes, e) <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  e.content.assign(full, 0, lo);
+  return true;
+}
+
+}  // namespace
+
 Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
-                                               std::optional<int64_t> before_seq, int limit) {
+                                               std::optional<int64_t> before_seq, int limit, size_t max_bytes) {
   limit = std::clamp(limit, 1, 200);
   HistoryPage page;
+  const protocol::History envelope{std::string(conversation_id), {}, false};  // hasMore:false is the longer one
+  const size_t envelope_bytes = protocol::encode(protocol::ServerFrame{envelope}).size();
+  size_t total = envelope_bytes;
   {
     auto st = prepare(
         "SELECT seq, role, message_id, reply_to, content, timestamp, response_frame FROM messages "
@@ -836,17 +935,33 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
           e.cancelled = r.cancelled;
         }
       }
+      if (e.role == "user") {
+        auto images = message_images(conversation_id, e.message_id);
+        if (!images) return images.error();
+        for (auto& img : *images) e.images.push_back(protocol::HistoryImage{img.id, img.mime_type, img.filename});
+      }
+      if (max_bytes > 0) {
+        const size_t comma = page.messages.empty() ? 0 : 1;
+        const size_t bytes = entry_bytes(envelope, envelope_bytes, e) + comma;
+        if (total + bytes > max_bytes) {
+          if (!page.messages.empty()) {
+            page.has_more = true;  // this one and older: the next page
+            break;
+          }
+          if (max_bytes < total || !cut_to_fit(envelope, envelope_bytes, e, max_bytes - total)) {
+            return Error(ErrorCode::internal, "store: a history frame of " + std::to_string(max_bytes) +
+                                                  " bytes cannot hold one message");
+          }
+          total += entry_bytes(envelope, envelope_bytes, e);
+        } else {
+          total += bytes;
+        }
+      }
       page.messages.push_back(std::move(e));
     }
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sqlite_error("load messages");
   }
   std::reverse(page.messages.begin(), page.messages.end());
-  for (auto& e : page.messages) {
-    if (e.role != "user") continue;
-    auto images = message_images(conversation_id, e.message_id);
-    if (!images) return images.error();
-    for (auto& img : *images) e.images.push_back(protocol::HistoryImage{img.id, img.mime_type, img.filename});
-  }
   return page;
 }
 

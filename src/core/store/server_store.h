@@ -65,6 +65,10 @@ struct ServerStoreOptions {
   // checkpoint_file(path) elsewhere (the Node addon: a libuv worker thread),
   // so commits never wait for a disk flush.
   bool external_checkpoint = false;
+  // Files only: the most the database file may grow to (SQLite's
+  // max_page_count), 0 = no limit. Past it a write fails as on a full disk:
+  // the hub answers `unavailable` and /healthz says 503.
+  int64_t max_bytes = 0;
 };
 
 struct ConversationRecord {
@@ -131,9 +135,13 @@ struct HistoryPage {
 
 class ServerStore {
  public:
-  // Opens (creating if needed) the database at `path` (a file, or ":memory:")
-  // and migrates it to the current schema. Fails with `internal` when the file
-  // cannot be opened or was written by a newer schema version.
+  // Opens (creating if needed) the database at `path` (a file, or ":memory:"),
+  // migrates it to the current schema and checks it: PRAGMA quick_check, and a
+  // write (a table created and a row inserted, rolled back) so a read-only
+  // file or directory is found here, not at the first commit. Fails with
+  // `internal`, the message naming the file, when the file cannot be opened,
+  // is read-only, fails the check (corrupt), or was written by a newer schema
+  // version. quick_check reads every page: its time grows with the file.
   static Result<std::unique_ptr<ServerStore>> open(const std::string& path,
                                                    ServerStoreOptions options = {});
   ~ServerStore();
@@ -229,9 +237,14 @@ class ServerStore {
   // Stores an assistant response at its seq (response.seq).
   Result<bool> put_assistant_message(std::string_view conversation_id, const protocol::Response& response);
   // One page of history, oldest first: the newest `limit` messages, or the
-  // newest `limit` with seq < before_seq. has_more when older ones exist.
+  // newest `limit` with seq < before_seq, and no more of them than fit in a
+  // `history` frame of `max_bytes` encoded bytes (0: no byte limit; reading
+  // stops there, so a page never costs more memory than that). has_more when
+  // older ones exist (also when the byte budget cut the page short: the client
+  // pages on with beforeSeq = the oldest seq it got). A single message that
+  // alone does not fit comes with its content cut to fit and truncated:true.
   Result<HistoryPage> load_messages(std::string_view conversation_id, std::optional<int64_t> before_seq,
-                                    int limit);
+                                    int limit, size_t max_bytes = 0);
   // The stored metadata (and bytes when kept) of a message's images, in order.
   Result<std::vector<ImageRecord>> message_images(std::string_view conversation_id,
                                                   std::string_view message_id);
@@ -263,6 +276,8 @@ class ServerStore {
   Result<bool> exec(const char* sql);
   Result<bool> run(const char* sql);  // a cached statement without results (BEGIN, COMMIT, SAVEPOINT...)
   Result<bool> migrate();
+  Result<bool> open_checked();  // open()'s pragmas, migration and verify()
+  Result<bool> verify();
   Result<sqlite3_stmt*> prepare(const char* sql);
   Error sqlite_error(const char* what) const;
   Result<int64_t> prune_one(std::string_view conversation_id, int64_t now, const RetentionPolicy& retention);
@@ -275,6 +290,10 @@ class ServerStore {
   int batch_depth_ = 0;
   bool batch_failed_ = false;
   bool in_group_ = false;
+  // Why SQLite ended the open group's transaction by itself ("" while it is
+  // open); group_lost() notices it (autocommit back on inside a group).
+  std::string group_lost_;
+  bool group_lost();
   std::unordered_map<const char*, sqlite3_stmt*> statements_;  // keyed by SQL literal
 };
 
