@@ -758,6 +758,31 @@ void ClientEngine::handle_close(int64_t now, int code, int http_status) {
   }
 }
 
+// A frame the codec refuses while waiting for connect_confirm (issue 14.14:
+// `heartbeatMs: 0`): this server cannot be followed, so the try fails now
+// instead of at its deadline. The socket is closed with 1002 (protocol error)
+// and the next attempt follows the normal backoff. A frame of an unknown type
+// is not a refusal (a newer server may send one); it waits as before.
+void ClientEngine::refuse_handshake(int64_t now, std::string_view text, const Error& e) {
+  std::string type;
+  rapidjson::Document doc;
+  if (protocol::parse_json_frame(text, config_.limits, doc) && doc.IsObject()) {
+    auto it = doc.FindMember("type");
+    if (it != doc.MemberEnd() && it->value.IsString()) type.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  const std::string what = type == "connect_confirm" ? "the server's connect_confirm is invalid"
+                           : type.empty()              ? "a frame from the server before connect_confirm is unreadable"
+                                                       : "the server's " + type + " before connect_confirm is invalid";
+  const std::string why = what + " (" + e.message + ")";
+  emit_error(Error(e.code, why + "; the connection attempt failed"));
+  emit_system("error", "Connection failed: " + why);
+  Action a = make_action(Action::Kind::close);
+  a.code = 1002;
+  a.text = "protocol error";
+  actions_.push_back(std::move(a));
+  attempt_failed(now, why);
+}
+
 void ClientEngine::attempt_failed(int64_t now, const std::string& why) {
   drop_socket();
   if (attempt_ >= config_.reconnect.max_attempts) {
@@ -1475,7 +1500,11 @@ void ClientEngine::handle_frame(int64_t now, std::string_view text) {
   last_rx_at_ = now;
   auto decoded = protocol::decode_server_frame(text, config_.limits);
   if (!decoded) {
-    emit_error(decoded.error());
+    if (phase_ == Phase::handshake && decoded.error().code != ErrorCode::unknown_type) {
+      refuse_handshake(now, text, decoded.error());
+    } else {
+      emit_error(decoded.error());
+    }
     return;
   }
   const protocol::ServerFrame& frame = *decoded;
@@ -1590,8 +1619,7 @@ void ClientEngine::on_delta(const protocol::Delta& d) {
     put(w, "messageId", m.id);
     w.Key("index");
     w.Int64(index);
-    put(w, "delta", piece);
-    put(w, "content", m.content);
+    put(w, "delta", piece);  // the piece only: the text so far would make a reply O(n^2) (issue 14.13)
     w.EndObject();
     emit(text_of(buf));
   };
