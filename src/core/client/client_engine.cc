@@ -41,7 +41,9 @@
 //   was open and is lost (a close, or nothing received for 3 x heartbeat)
 //   starts an outage: attempt 1 after delay(1). Reaching open resets the count.
 //   A try fails on handle_close before confirm (a refused handshake included),
-//   a failed ticket, or no confirm within 3 x heartbeat_ms of its start.
+//   a failed ticket, a frame the codec refuses before the confirm (close 1002
+//   at once: refuse_handshake), or no confirm within 3 x heartbeat_ms of its
+//   start.
 //   After the engine emits `close` it ignores that socket: the host must not
 //   report events of a socket it was asked to close.
 //
@@ -73,8 +75,9 @@
 // (delta / response carry it); before that (thinking, tool_call, component
 // first) it has the provisional id "reply:<replyTo>", and the message event
 // that switches to the server id carries "replacesId". Deltas are assembled
-// by index in memory (early ones held, duplicates dropped, gaps wait); the
-// response replaces the text. Deltas are not persisted on their own (the
+// by index in memory (early ones held, duplicates dropped, gaps wait); a delta
+// event carries the piece, never the text so far (that made a long reply
+// O(n^2)); the response replaces the text. Deltas are not persisted on their own (the
 // response always carries the whole text and deltas are never replayed).
 //
 // Order: messages have an integer local order (ord). Live messages are
