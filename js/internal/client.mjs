@@ -395,7 +395,7 @@ export function createClientClass(platform) {
             const pos = this.#findReply(e.replyTo);
             if (pos !== undefined) {
               const old = this.#messages[pos];
-              const m = Object.freeze({ ...old, id: e.messageId ?? old.id, content: e.content ?? old.content + e.delta });
+              const m = Object.freeze({ ...old, id: e.messageId ?? old.id, content: old.content + e.delta });
               this.#put(m, old.id !== m.id ? old.id : undefined);
               changed.messages = true;
             }

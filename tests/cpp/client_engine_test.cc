@@ -525,6 +525,56 @@ TEST(ClientEngineConnection, NoConfirmWithinThreeHeartbeatsIsAFailedAttempt) {
   EXPECT_EQ(c.connection().s("/status"), "reconnecting");
 }
 
+// Issue 14.14: a connect_confirm the codec refuses fails the try at once
+// (close 1002, the normal backoff), not at the 30 s try deadline.
+TEST(ClientEngineConnection, InvalidConnectConfirmFailsTheAttemptAtOnce) {
+  Client c;
+  c.connect();
+  c.open();
+  c.clear();
+  std::string bad = connect_confirm();
+  const std::string field = "\"heartbeatMs\":10000";
+  ASSERT_NE(bad.find(field), std::string::npos);
+  bad.replace(bad.find(field), field.size(), "\"heartbeatMs\":0");
+  c.frame(bad);
+  auto closes = c.of_kind(Kind::close);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0]->code, 1002);
+  EXPECT_EQ(c.connection().s("/status"), "reconnecting");
+  EXPECT_EQ(c.connection().i("/attempt"), 1);
+  EXPECT_EQ(c.connection().i("/nextRetryAt"), kT0 + 5000);
+  auto errors = c.events_of("error");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].s("/error/code"), "invalid_field");
+  EXPECT_EQ(errors[0].s("/error/message"),
+            "the server's connect_confirm is invalid (field 'heartbeatMs' must be an integer >= 1); "
+            "the connection attempt failed");
+  EXPECT_EQ(c.system_kinds(), (Strings{"error", "reconnecting"}));
+  // Nothing more from the abandoned socket counts; the retry is the next deadline.
+  c.frame(connect_confirm());
+  EXPECT_EQ(c.connection().s("/status"), "reconnecting");
+  c.clear();
+  EXPECT_EQ(c.tick(), kT0 + 5000);
+  EXPECT_EQ(c.of_kind(Kind::open).size(), 1u);
+  c.open();
+  c.frame(connect_confirm());
+  EXPECT_EQ(c.connection().s("/status"), "open");
+}
+
+// A frame of an unknown type before the confirm (a newer server) is not a
+// refusal: the try goes on.
+TEST(ClientEngineConnection, UnknownFrameBeforeConfirmDoesNotFailTheAttempt) {
+  Client c;
+  c.connect();
+  c.open();
+  c.clear();
+  c.frame(R"({"type":"surprise","timestamp":"2026-11-23T13:47:50.123Z"})");
+  EXPECT_TRUE(c.of_kind(Kind::close).empty());
+  EXPECT_EQ(c.connection().s("/status"), "connecting");
+  c.frame(connect_confirm());
+  EXPECT_EQ(c.connection().s("/status"), "open");
+}
+
 TEST(ClientEngineConnection, HeartbeatPingsEveryIntervalAndThreeSilentIntervalsAreLost) {
   Client c;
   c.connect_and_confirm();
@@ -999,6 +1049,7 @@ TEST(ClientEngineReplies, DeltasAreAssembledByIndexOutOfOrderDuplicatesAndGaps) 
   EXPECT_EQ(d[0].s("/messageId"), "r1");
   EXPECT_EQ(d[0].i("/index"), 0);
   EXPECT_EQ(d[0].s("/delta"), "Hel");
+  EXPECT_FALSE(d[0].has("/content"));  // the piece only: the text so far made a reply O(n^2) (issue 14.13)
 
   c.clear();
   c.frame(delta("r1", m, 2, "wor"));  // early: held

@@ -41,7 +41,9 @@
 //   was open and is lost (a close, or nothing received for 3 x heartbeat)
 //   starts an outage: attempt 1 after delay(1). Reaching open resets the count.
 //   A try fails on handle_close before confirm (a refused handshake included),
-//   a failed ticket, or no confirm within 3 x heartbeat_ms of its start.
+//   a failed ticket, a frame the codec refuses before the confirm (close 1002
+//   at once: refuse_handshake), or no confirm within 3 x heartbeat_ms of its
+//   start.
 //   After the engine emits `close` it ignores that socket: the host must not
 //   report events of a socket it was asked to close.
 //
@@ -73,8 +75,9 @@
 // (delta / response carry it); before that (thinking, tool_call, component
 // first) it has the provisional id "reply:<replyTo>", and the message event
 // that switches to the server id carries "replacesId". Deltas are assembled
-// by index in memory (early ones held, duplicates dropped, gaps wait); the
-// response replaces the text. Deltas are not persisted on their own (the
+// by index in memory (early ones held, duplicates dropped, gaps wait); a delta
+// event carries the piece, never the text so far (that made a long reply
+// O(n^2)); the response replaces the text. Deltas are not persisted on their own (the
 // response always carries the whole text and deltas are never replayed).
 //
 // Order: messages have an integer local order (ord). Live messages are
@@ -756,6 +759,31 @@ void ClientEngine::handle_close(int64_t now, int code, int http_status) {
       on_lost(now, "closed with code " + std::to_string(code), false);
       return;
   }
+}
+
+// A frame the codec refuses while waiting for connect_confirm (issue 14.14:
+// `heartbeatMs: 0`): this server cannot be followed, so the try fails now
+// instead of at its deadline. The socket is closed with 1002 (protocol error)
+// and the next attempt follows the normal backoff. A frame of an unknown type
+// is not a refusal (a newer server may send one); it waits as before.
+void ClientEngine::refuse_handshake(int64_t now, std::string_view text, const Error& e) {
+  std::string type;
+  rapidjson::Document doc;
+  if (protocol::parse_json_frame(text, config_.limits, doc) && doc.IsObject()) {
+    auto it = doc.FindMember("type");
+    if (it != doc.MemberEnd() && it->value.IsString()) type.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  const std::string what = type == "connect_confirm" ? "the server's connect_confirm is invalid"
+                           : type.empty()              ? "a frame from the server before connect_confirm is unreadable"
+                                                       : "the server's " + type + " before connect_confirm is invalid";
+  const std::string why = what + " (" + e.message + ")";
+  emit_error(Error(e.code, why + "; the connection attempt failed"));
+  emit_system("error", "Connection failed: " + why);
+  Action a = make_action(Action::Kind::close);
+  a.code = 1002;
+  a.text = "protocol error";
+  actions_.push_back(std::move(a));
+  attempt_failed(now, why);
 }
 
 void ClientEngine::attempt_failed(int64_t now, const std::string& why) {
@@ -1475,7 +1503,11 @@ void ClientEngine::handle_frame(int64_t now, std::string_view text) {
   last_rx_at_ = now;
   auto decoded = protocol::decode_server_frame(text, config_.limits);
   if (!decoded) {
-    emit_error(decoded.error());
+    if (phase_ == Phase::handshake && decoded.error().code != ErrorCode::unknown_type) {
+      refuse_handshake(now, text, decoded.error());
+    } else {
+      emit_error(decoded.error());
+    }
     return;
   }
   const protocol::ServerFrame& frame = *decoded;
@@ -1590,8 +1622,7 @@ void ClientEngine::on_delta(const protocol::Delta& d) {
     put(w, "messageId", m.id);
     w.Key("index");
     w.Int64(index);
-    put(w, "delta", piece);
-    put(w, "content", m.content);
+    put(w, "delta", piece);  // the piece only: the text so far would make a reply O(n^2) (issue 14.13)
     w.EndObject();
     emit(text_of(buf));
   };

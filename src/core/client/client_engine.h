@@ -224,6 +224,7 @@ class ClientEngine {
   void start_cycle(int64_t now);
   void start_try(int64_t now);
   void attempt_failed(int64_t now, const std::string& why);
+  void refuse_handshake(int64_t now, std::string_view text, const Error& e);
   void on_lost(int64_t now, const std::string& why, bool close_socket);
   void schedule_retry(int64_t now);
   void on_confirm(int64_t now, const protocol::ConnectConfirm& c);
