@@ -788,6 +788,34 @@ TEST(ClientEngineMessages, SendValidatesBeforeStoringAndStoresNothingOnError) {
   EXPECT_EQ(c.messages().size("/1/images"), 2u);
 }
 
+// A browser tab hands its draft to the leader tab and, when that tab dies
+// before persisting it, sends it again to the next leader with the same id:
+// a draft naming a stored messageId stores nothing and answers that id.
+TEST(ClientEngineMessages, SendWithAGivenMessageIdIsIdempotent) {
+  Client c;
+  const std::string id = "6f1c1a52-3b9e-4c1d-9a47-2f7e4b1d0c11";
+  auto first = c.engine->send(c.now, R"({"content":"once","messageId":")" + id + R"("})", {});
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, id);
+  c.clear();
+  auto again = c.engine->send(c.now, R"({"content":"once","messageId":")" + id + R"("})", {});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(*again, id);
+  c.drain();
+  EXPECT_TRUE(c.events_of("message").empty());
+  EXPECT_EQ(*c.store->message_count(), 1);
+  EXPECT_EQ(c.store->outbox()->size(), 1u);
+  c.connect_and_confirm();
+  EXPECT_EQ(c.sent_types(), (Strings{"connect", "message"}));
+  EXPECT_EQ(c.sent()[1].s("/messageId"), id);
+
+  auto bad = c.engine->send(c.now, R"({"content":"x","messageId":"not-a-uuid"})", {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::invalid_field);
+  EXPECT_NE(bad.error().message.find("messageId"), std::string::npos);
+  EXPECT_EQ(*c.store->message_count(), 1);
+}
+
 TEST(ClientEngineMessages, OutboxIsStoredOfflineAndResentInOrderAfterEveryConfirmWithoutDuplicates) {
   Client c;
   const std::string a = c.send("A");
@@ -1401,11 +1429,13 @@ TEST(ClientEngineRecovery, LocalPagesLoadBeforeAskingTheServer) {
     Client c(cfg, db.path());
     for (int i = 0; i < 5; ++i) ids.push_back(c.send("m" + std::to_string(i)));
   }
-  Client c(cfg, db.path());
-  J m = c.messages();
-  ASSERT_EQ(m.size(), 5u);  // all still in the outbox, so all loaded
-  c.connect_and_confirm();
-  for (int i = 0; i < 5; ++i) c.frame(confirm(ids[i], i + 1));
+  {
+    Client c(cfg, db.path());
+    J m = c.messages();
+    ASSERT_EQ(m.size(), 5u);  // all still in the outbox, so all loaded
+    c.connect_and_confirm();
+    for (int i = 0; i < 5; ++i) c.frame(confirm(ids[i], i + 1));
+  }
   Client d(cfg, db.path());  // a third run: nothing queued, one page
   ASSERT_EQ(d.messages().size(), 2u);
   EXPECT_EQ(d.messages().s("/0/id"), ids[3]);

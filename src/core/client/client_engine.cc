@@ -1098,6 +1098,21 @@ Result<std::string> ClientEngine::send(int64_t now, std::string_view draft_json,
   if (draft.HasParseError() || !draft.IsObject()) {
     return Error(ErrorCode::bad_json, "the draft must be a JSON object");
   }
+  // A caller-chosen messageId makes send idempotent across hosts: a browser tab
+  // that handed a draft to the leader tab sends it again, with the same id, to
+  // whichever tab leads next; a message already stored under that id is
+  // answered with its id and nothing is stored twice.
+  std::string given_id;
+  if (auto it = draft.FindMember("messageId"); it != draft.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsString() || !is_uuid(std::string_view(it->value.GetString(), it->value.GetStringLength()))) {
+      return invalid("field 'messageId' must be a UUID");
+    }
+    given_id.assign(it->value.GetString(), it->value.GetStringLength());
+    if (find(given_id)) return given_id;
+    auto stored = store_.find_message(given_id);
+    if (!stored) return stored.error();
+    if (*stored) return given_id;
+  }
   std::string content;
   if (auto it = draft.FindMember("content"); it != draft.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsString()) return invalid("field 'content' must be a string");
@@ -1182,7 +1197,7 @@ Result<std::string> ClientEngine::send(int64_t now, std::string_view draft_json,
                                            std::to_string(limits.max_frame_bytes) + "-byte frame limit");
   }
 
-  m.id = uuid_v4(entropy_);
+  m.id = given_id.empty() ? uuid_v4(entropy_) : given_id;
   m.role = "user";
   m.conversation_id = conversation_id_;
   m.status = "queued";

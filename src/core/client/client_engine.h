@@ -116,7 +116,9 @@ class ClientEngine {
   // image with media::check_image, the type sniffed when mimeType is absent,
   // the whole frame size) BEFORE storing: on error nothing is stored. Then
   // stores the message (queued) and its outbox entry in one batch and, when
-  // open, writes it (sent). Returns the new messageId (uuid v4).
+  // open, writes it (sent). Returns the new messageId (uuid v4), or the
+  // draft's "messageId" (a UUID) when it has one: a draft whose messageId is
+  // already stored stores nothing and returns that id (idempotent resend).
   // Poll: a message event; transmit when open.
   Result<std::string> send(int64_t now, std::string_view draft_json, std::vector<std::string> image_bytes);
   // Sends a failed message again with the same messageId (queued, or sent
