@@ -19,13 +19,8 @@
 
 namespace chatwire::api {
 
-// Limits from JS option names ({"maxFrameBytes", "maxContentBytes", "maxImages",
-// "maxImageBytes", "maxImageDimension", "messagesPerSecond", "messageBurst",
-// "maxTools", "maxToolsBytes"});
-// absent fields keep PROTOCOL.md's defaults; "" or "{}" gives all defaults.
-Result<Limits> parse_limits(std::string_view limits_json);
-
-// The limits as JSON with the JS option names (defaults when given "").
+// The limits as JSON with the JS option names (defaults when given ""); the
+// rules are parse_limits' (core/protocol/limits.h).
 std::string limits_json(std::string_view limits_json);
 
 // Decodes and validates one frame. `direction` is "client" (a frame a client

@@ -10,6 +10,9 @@
 // encode produces the canonical text of a frame: `type` first, then the fields
 // in PROTOCOL.md's order, optional fields only when set.
 //
+// Which types exist, and each one's reader and writer, come from the frame
+// table (frames.h).
+//
 // The *_from_json / to_json forms work on a RapidJSON value instead of text;
 // the Node and WASM bindings use them with one generic JS<->JSON converter each,
 // so validation has a single implementation wherever a frame comes from.
@@ -23,12 +26,10 @@
 
 #include "core/protocol/errors.h"
 #include "core/protocol/limits.h"
+#include "core/protocol/frames.h"
 #include "core/protocol/messages.h"
 
 namespace chatwire::protocol {
-
-// Which side sent a frame: decides which set of types is valid.
-enum class Direction { client_to_server, server_to_client };
 
 // Parses and validates a frame a client sent (server side).
 Result<ClientFrame> decode_client_frame(std::string_view text, const Limits& limits);
@@ -43,10 +44,6 @@ Result<ServerFrame> server_frame_from_json(const rapidjson::Value& value, const 
 std::string encode(const ClientFrame& frame);
 std::string encode(const ServerFrame& frame);
 
-// Canonical frame as a JSON document (the parse of encode()).
-void to_json(const ClientFrame& frame, rapidjson::Document& out);
-void to_json(const ServerFrame& frame, rapidjson::Document& out);
-
 // Parses frame text into a JSON value with the protocol's syntax rules (UTF-8
 // validated, nesting bounded by limits.max_json_depth, a single object at the
 // root). Errors are bad_json with the reason and byte offset.
@@ -60,6 +57,7 @@ std::string to_json_text(const rapidjson::Value& value);
 std::string to_json_text(const ImageAnalysis& analysis);
 std::string to_json_text(const std::vector<ImageAnalysis>& list);
 std::string to_json_text(const std::vector<Citation>& list);
+std::string to_json_text(const std::vector<ToolSpec>& tools);
 
 }  // namespace chatwire::protocol
 

@@ -5,8 +5,16 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/protocol/errors.h"
 
 namespace chatwire {
+
+// Every id on the wire (messageId, clientId, imageId, toolCallId, ...) is at
+// most this many bytes: longer is invalid_field. Not configurable.
+constexpr size_t kMaxIdBytes = 128;
 
 struct Limits {
   size_t max_frame_bytes = 16u << 20;     // hard: over it the socket closes with 1009
@@ -25,6 +33,16 @@ struct Limits {
   // nesting deeper than this is refused as bad_json before it is parsed.
   int max_json_depth = 64;
 };
+
+// Limits from JS option names ({"maxFrameBytes", "maxContentBytes", "maxImages",
+// "maxImageBytes", "maxImageDimension", "messagesPerSecond", "messageBurst",
+// "maxTools", "maxToolsBytes"}); absent or null fields keep the defaults above;
+// "" gives all defaults. A field of the wrong type or under its minimum is
+// invalid_field naming it ("limits.maxImages must be a positive integer").
+Result<Limits> parse_limits(std::string_view limits_json);
+
+// The limits as a JSON object with the JS option names, every field present.
+std::string limits_to_json(const Limits& limits);
 
 }  // namespace chatwire
 

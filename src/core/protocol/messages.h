@@ -233,12 +233,8 @@ struct ErrorEvent {
 using ServerFrame = std::variant<ConnectConfirm, Pong, Confirm, Thinking, Delta, Response, ToolCall,
                                  Component, TypingIndicator, History, ErrorEvent>;
 
-// The wire `type` of a frame, e.g. "connect_confirm".
-const char* type_name(const ClientFrame& frame);
-const char* type_name(const ServerFrame& frame);
-
-// The `seq` of a server frame that carries one, else nullopt.
-std::optional<int64_t> seq_of(const ServerFrame& frame);
+// What each frame type is (its wire name, seq, storage, ...) is in the frame
+// table: frames.h.
 
 }  // namespace chatwire::protocol
 

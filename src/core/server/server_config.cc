@@ -2,7 +2,6 @@
 
 #include <rapidjson/document.h>
 
-#include "core/api/facade.h"
 #include "core/protocol/codec.h"
 
 namespace chatwire::server {
@@ -70,7 +69,7 @@ Result<ServerConfig> parse_server_config(std::string_view json) {
   }
 
   if (auto it = doc.FindMember("limits"); it != doc.MemberEnd() && !it->value.IsNull()) {
-    auto limits = api::parse_limits(protocol::to_json_text(it->value));
+    auto limits = parse_limits(protocol::to_json_text(it->value));
     if (!limits) return limits.error();
     c.hub.limits = *limits;
   }

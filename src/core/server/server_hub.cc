@@ -43,15 +43,12 @@
 // event had been sent.
 #include "core/server/server_hub.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <type_traits>
 #include <utility>
 
 #include "core/protocol/codec.h"
+#include "core/protocol/json.h"
 #include "core/protocol/time.h"
 
 namespace chatwire::server {
@@ -93,136 +90,11 @@ constexpr Action kActions[2][10] = {
 
 std::string ts(int64_t now) { return format_timestamp(now); }
 
-// Small writer for the application events (camelCase JSON objects).
-class JsonOut {
- public:
-  JsonOut() : w_(buf_) { w_.StartObject(); }
-  JsonOut& str(const char* key, std::string_view v) {
-    w_.Key(key);
-    return value(v);
-  }
-  JsonOut& value(std::string_view v) {
-    w_.String(v.data() ? v.data() : "", static_cast<rapidjson::SizeType>(v.size()));
-    return *this;
-  }
-  // null for "" (no ticket user)
-  JsonOut& str_or_null(const char* key, std::string_view v) {
-    if (v.empty()) {
-      w_.Key(key);
-      w_.Null();
-      return *this;
-    }
-    return str(key, v);
-  }
-  JsonOut& num(const char* key, int64_t v) {
-    w_.Key(key);
-    w_.Int64(v);
-    return *this;
-  }
-  JsonOut& boolean(const char* key, bool v) {
-    w_.Key(key);
-    w_.Bool(v);
-    return *this;
-  }
-  JsonOut& raw(const char* key, std::string_view json) {
-    w_.Key(key);
-    w_.RawValue(json.data(), json.size(), rapidjson::kObjectType);
-    return *this;
-  }
-  rapidjson::Writer<rapidjson::StringBuffer>& w() { return w_; }
-  std::string done() {
-    w_.EndObject();
-    return std::string(buf_.GetString(), buf_.GetSize());
-  }
+// The application events (camelCase JSON objects).
+using JsonOut = protocol::EventWriter;
 
- private:
-  rapidjson::StringBuffer buf_;
-  rapidjson::Writer<rapidjson::StringBuffer> w_;
-};
-
-void set_seq(ServerFrame& frame, int64_t seq) {
-  std::visit(
-      [seq](auto& f) {
-        using T = std::decay_t<decltype(f)>;
-        if constexpr (std::is_same_v<T, protocol::ErrorEvent>) {
-          f.seq = seq;
-        } else if constexpr (std::is_same_v<T, protocol::Confirm> || std::is_same_v<T, protocol::Thinking> ||
-                             std::is_same_v<T, protocol::Response> || std::is_same_v<T, protocol::ToolCall> ||
-                             std::is_same_v<T, protocol::Component>) {
-          f.seq = seq;
-        }
-      },
-      frame);
-}
-
-// (ref_id, reply_to) of a storable frame, as the store indexes events.
-std::pair<std::string, std::string> refs_of(const ServerFrame& frame) {
-  return std::visit(
-      [](const auto& f) -> std::pair<std::string, std::string> {
-        using T = std::decay_t<decltype(f)>;
-        if constexpr (std::is_same_v<T, protocol::Confirm>) return {f.message_id, ""};
-        if constexpr (std::is_same_v<T, protocol::Thinking>) return {"", f.reply_to};
-        if constexpr (std::is_same_v<T, protocol::Response>) return {f.message_id, f.reply_to};
-        if constexpr (std::is_same_v<T, protocol::ToolCall>) return {f.tool_call_id, f.reply_to};
-        if constexpr (std::is_same_v<T, protocol::Component>) return {f.component_id, f.reply_to};
-        if constexpr (std::is_same_v<T, protocol::ErrorEvent>) return {f.error.message_id, ""};
-        return {"", ""};
-      },
-      frame);
-}
-
-// Any JSON value given by the application, in compact canonical form.
-Result<std::string> canonical_json(std::string_view text, const char* what, const char* if_empty) {
-  if (text.empty()) return std::string(if_empty);
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc.HasParseError()) return Error(ErrorCode::bad_json, std::string(what) + " is not valid JSON");
-  return protocol::to_json_text(doc);
-}
-
-// Parses an application-given JSON object ("" is {}).
-Result<bool> parse_object(std::string_view text, const Limits& limits, rapidjson::Document& doc, const char* what) {
-  if (text.empty()) {
-    doc.SetObject();
-    return true;
-  }
-  auto parsed = protocol::parse_json_frame(text, limits, doc);
-  if (!parsed) {
-    Error e = parsed.error();
-    e.message = std::string(what) + ": " + e.message;
-    return e;
-  }
-  return true;
-}
-
-void set_member(rapidjson::Document& doc, const char* name, rapidjson::Value value) {
-  auto it = doc.FindMember(name);
-  if (it != doc.MemberEnd()) {
-    it->value = std::move(value);
-  } else {
-    doc.AddMember(rapidjson::Value(name, doc.GetAllocator()), std::move(value), doc.GetAllocator());
-  }
-}
-
-void set_string(rapidjson::Document& doc, const char* name, std::string_view v) {
-  set_member(doc, name, rapidjson::Value(v.data() ? v.data() : "", static_cast<rapidjson::SizeType>(v.size()),
-                                         doc.GetAllocator()));
-}
-
-// The messageId of a frame that was refused before decoding (rate limit), if
-// it is a readable message frame.
-std::string peek_message_id(std::string_view text, const Limits& limits) {
-  rapidjson::Document doc;
-  if (!protocol::parse_json_frame(text, limits, doc)) return "";
-  auto type = doc.FindMember("type");
-  auto id = doc.FindMember("messageId");
-  if (type == doc.MemberEnd() || !type->value.IsString() || std::string_view(type->value.GetString()) != "message" ||
-      id == doc.MemberEnd() || !id->value.IsString() || id->value.GetStringLength() == 0 ||
-      id->value.GetStringLength() > 128) {
-    return "";
-  }
-  return std::string(id->value.GetString(), id->value.GetStringLength());
-}
+using protocol::canonical_json;
+using protocol::peek_message_id;
 
 const char* const kStatusNames[] = {"received", "processing", "analyzed"};
 
@@ -644,37 +516,30 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   JsonOut ev;
   ev.str("type", "message").str("turnId", turn.turn_id).str("conversationId", conv_id);
   ev.str("connectionId", c.connection_id).str("clientId", c.client_id).str_or_null("userId", c.user_id);
-  auto& w = ev.w();
-  w.Key("message");
-  w.StartObject();
-  w.Key("messageId");
-  ev.value(m.message_id);
-  w.Key("content");
-  ev.value(m.content.value_or(""));
-  w.Key("timestamp");
-  ev.value(m.timestamp);
-  w.Key("images");
-  w.StartArray();
+  ev.key("message");
+  ev.begin_object();
+  ev.key("messageId").value(m.message_id);
+  ev.key("content").value(m.content.value_or(""));
+  ev.key("timestamp").value(m.timestamp);
+  ev.key("images");
+  ev.begin_array();
   for (const auto& img : m.images) {
-    w.StartObject();
-    w.Key("id");
-    ev.value(img.id);
-    w.Key("mimeType");
-    ev.value(img.mime_type);
+    ev.begin_object();
+    ev.key("id").value(img.id);
+    ev.key("mimeType").value(img.mime_type);
     if (img.filename) {
-      w.Key("filename");
-      ev.value(*img.filename);
+      ev.key("filename").value(*img.filename);
     }
-    w.Key("width");
-    w.Uint(img.width);
-    w.Key("height");
-    w.Uint(img.height);
-    w.Key("size");
-    w.Uint64(img.bytes.size());
-    w.EndObject();
+    ev.key("width");
+    ev.unsigned_integer(img.width);
+    ev.key("height");
+    ev.unsigned_integer(img.height);
+    ev.key("size");
+    ev.unsigned_integer(img.bytes.size());
+    ev.end_object();
   }
-  w.EndArray();
-  w.EndObject();
+  ev.end_array();
+  ev.end_object();
   // The conversation's tools reached the application once, as a "tools"
   // event (on_configure_tools), not with every message (issue 14.4).
   Conversation& conv = conversations_[conv_id];
@@ -727,21 +592,7 @@ void ServerHub::on_configure_tools(Conn& c, const protocol::ConfigureTools& f) {
 
 void ServerHub::emit_tools(const std::string& conversation_id, const std::vector<protocol::ToolSpec>& tools) {
   JsonOut ev;
-  ev.str("type", "tools").str("conversationId", conversation_id);
-  auto& w = ev.w();
-  w.Key("tools");
-  w.StartArray();
-  for (const auto& t : tools) {
-    w.StartObject();
-    w.Key("name");
-    ev.value(t.name);
-    w.Key("description");
-    ev.value(t.description);
-    w.Key("parameters");
-    w.RawValue(t.parameters.text.data(), t.parameters.text.size(), rapidjson::kObjectType);
-    w.EndObject();
-  }
-  w.EndArray();
+  ev.str("type", "tools").str("conversationId", conversation_id).raw("tools", protocol::to_json_text(tools));
   events_.push_back(ev.done());
 }
 
@@ -814,7 +665,7 @@ Result<store::EventRecord> ServerHub::append(int64_t now, const std::string& con
                                              const std::string& ref_id, const std::string& reply_to,
                                              ServerFrame frame) {
   return store_.append_event(conversation_id, kind, ref_id, reply_to, now, [&frame](int64_t seq) {
-    set_seq(frame, seq);
+    protocol::set_seq(frame, seq);
     return protocol::encode(frame);
   });
 }
@@ -995,22 +846,13 @@ Result<bool> ServerHub::respond(int64_t now, std::string_view turn_id, std::stri
   auto t = find_turn(turn_id);
   if (!t) return t.error();
   Turn& turn = **t;
-  rapidjson::Document doc;
-  auto parsed = parse_object(response_json, config_.limits, doc, "response");
-  if (!parsed) return parsed.error();
-  if (!doc.HasMember("content")) set_string(doc, "content", turn.streamed);
-  set_string(doc, "type", "response");
-  set_string(doc, "messageId", turn.reply_id);
-  set_string(doc, "replyTo", turn.message_id);
-  set_member(doc, "seq", rapidjson::Value(int64_t{1}));
-  set_string(doc, "timestamp", ts(now));
-  doc.RemoveMember("cancelled");
-  auto frame = protocol::server_frame_from_json(doc, config_.limits);
-  if (!frame) {
-    Error e = frame.error();
-    e.message = "response: " + e.message;
-    return e;
-  }
+  auto frame = protocol::app_server_frame(
+      response_json, config_.limits,
+      {{{"type", "response"}, {"messageId", turn.reply_id}, {"replyTo", turn.message_id}, {"timestamp", ts(now)}},
+       {{"content", turn.streamed}},
+       {"cancelled"}},
+      "response");
+  if (!frame) return frame.error();
   protocol::Response r = std::get<protocol::Response>(*frame);
   if (turn.cancelled) return end_cancelled(now, turn, std::move(r));
 
@@ -1093,49 +935,24 @@ void ServerHub::shutdown(int64_t now) {
 
 Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, std::string_view event_json) {
   ensure_started(now);
-  rapidjson::Document target;
-  auto parsed = parse_object(target_json, config_.limits, target, "broadcast target");
-  if (!parsed) return parsed.error();
-  auto conv_m = target.FindMember("conversationId");
-  auto user_m = target.FindMember("userId");
-  const bool by_conv = conv_m != target.MemberEnd() && conv_m->value.IsString() && conv_m->value.GetStringLength();
-  const bool by_user = user_m != target.MemberEnd() && user_m->value.IsString() && user_m->value.GetStringLength();
-  if (by_conv == by_user) {
-    return Error(ErrorCode::invalid_field, "broadcast target needs exactly one of 'conversationId' or 'userId'");
-  }
-
-  rapidjson::Document ev;
-  parsed = parse_object(event_json, config_.limits, ev, "broadcast event");
-  if (!parsed) return parsed.error();
-  auto type_m = ev.FindMember("type");
-  if (type_m == ev.MemberEnd() || !type_m->value.IsString()) {
-    return Error(ErrorCode::invalid_field, "broadcast event needs a string 'type'");
-  }
-  const std::string type(type_m->value.GetString(), type_m->value.GetStringLength());
-  const bool storable = type == "confirm" || type == "thinking" || type == "response" || type == "tool_call" ||
-                        type == "component" || type == "error";
-  if (!storable && type != "delta" && type != "typing") {
-    return Error(ErrorCode::invalid_field, "cannot broadcast a '" + type + "' frame");
-  }
-  if (!ev.HasMember("timestamp")) set_string(ev, "timestamp", ts(now));
-  if (storable) set_member(ev, "seq", rapidjson::Value(int64_t{1}));  // placeholder: the store assigns it
-  auto frame = protocol::server_frame_from_json(ev, config_.limits);
-  if (!frame) {
-    Error e = frame.error();
-    e.message = "broadcast event: " + e.message;
-    return e;
-  }
+  auto target = protocol::broadcast_target(target_json, config_.limits);
+  if (!target) return target.error();
+  const bool by_conv = !target->conversation_id.empty();
+  auto frame = protocol::broadcast_frame(event_json, config_.limits, ts(now));
+  if (!frame) return frame.error();
+  const bool storable = protocol::frame_info(*frame).stored;
+  const std::string type = protocol::type_name(*frame);
 
   std::vector<std::pair<std::string, std::vector<ConnId>>> targets;
   if (by_conv) {
-    const std::string conv_id(conv_m->value.GetString(), conv_m->value.GetStringLength());
+    const std::string& conv_id = target->conversation_id;
     auto found = store_.find_conversation(conv_id);
     if (!found) return found.error();
     if (!*found) return Error(ErrorCode::not_found, "unknown conversationId '" + conv_id + "'");
     auto live = conversations_.find(conv_id);
     targets.emplace_back(conv_id, live == conversations_.end() ? std::vector<ConnId>{} : live->second.conns);
   } else {
-    const std::string user(user_m->value.GetString(), user_m->value.GetStringLength());
+    const std::string& user = target->user_id;
     std::map<std::string, std::vector<ConnId>> by;
     for (const auto& [id, c] : conns_) {
       if (c.state == ConnState::open && c.user_id == user) by[c.conversation_id].push_back(id);
@@ -1147,7 +964,7 @@ Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, s
   for (auto& [conv_id, ids] : targets) {
     std::string text;
     if (storable) {
-      auto [ref_id, reply_to] = refs_of(*frame);
+      auto [ref_id, reply_to] = protocol::refs_of(*frame);
       auto begun = store_.begin();
       if (!begun) return begun.error();
       auto stored = append(now, conv_id, type.c_str(), ref_id, reply_to, *frame);
