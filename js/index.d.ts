@@ -145,6 +145,8 @@ export interface ConnectionState {
   attempt: number;
   /** When the next attempt starts (ms since epoch), while reconnecting. */
   nextRetryAt: number | null;
+  /** The transport of the current try or connection: 'websocket', or 'http' (the fallback); null when not connecting or open. */
+  transport: 'websocket' | 'http' | null;
   conversationId: string | null;
 }
 
@@ -180,9 +182,13 @@ export interface ChatClientOptions {
   limits?: Partial<Limits>;
   /** WASM in Node: the WebSocket class to use (e.g. require('ws')). */
   WebSocket?: unknown;
+  /** Transports to try, in order (default ['websocket', 'http']): a WebSocket that cannot be opened switches to the HTTP fallback at once (not a reconnect attempt); every later attempt tries the WebSocket first again. */
+  transports?: Array<'websocket' | 'http'>;
+  /** The fetch used by the HTTP fallback (default: globalThis.fetch). */
+  fetch?: typeof fetch;
 }
 
-export type SystemEventKind = 'established' | 'lost' | 'restored' | 'reconnecting' | 'failed' | 'completed' | 'error';
+export type SystemEventKind = 'established' | 'lost' | 'restored' | 'reconnecting' | 'failed' | 'completed' | 'error' | 'info';
 
 export interface ChatClientEvents {
   connection: (c: ConnectionState) => void;
