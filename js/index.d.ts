@@ -169,7 +169,13 @@ export interface ReconnectOptions {
 
 export interface ChatClientOptions {
   url: string;
-  /** 'memory', a SQLite file path (Node), or 'indexeddb' (browser). */
+  /**
+   * 'memory', a SQLite file path (Node), or 'indexeddb' / 'indexeddb:<name>'
+   * (browser). A file holds one ChatClient at a time: a second one on it (this
+   * process or another) is refused with ChatError 'invalid_field'. In a
+   * browser, tabs on one IndexedDB storage share one live client (one leads,
+   * the others follow it; see `isLeader`).
+   */
   storage?: string;
   /** Returns a fresh one-use ticket; called before every connection attempt. */
   ticket?: () => Promise<string> | string;
@@ -206,6 +212,13 @@ export declare class ChatClient {
   static create(options: ChatClientOptions): Promise<ChatClient>;
   /** Persisted per installation; the same after a reload. */
   readonly clientId: string;
+  /**
+   * True when this client holds its storage and the socket. False in a
+   * browser tab that follows another tab on the same storage: it sends
+   * through that tab, mirrors its messages and events, and takes over
+   * (becoming true) when that tab closes or crashes.
+   */
+  readonly isLeader: boolean;
   readonly connection: ConnectionState;
   readonly messages: readonly ChatMessage[];
   on<E extends keyof ChatClientEvents>(event: E, fn: ChatClientEvents[E]): () => void;
