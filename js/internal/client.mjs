@@ -11,6 +11,7 @@
 // (platform.joinTabs, tabs.mjs). Takeover: when the leader's tab goes away a
 // follower opens the persisted database itself and becomes the leader.
 import { ChatError } from './errors.mjs';
+import { openHttpStream } from './http-transport.mjs';
 import { isObject, optionalFunction, optionalInteger, optionalNumber, optionalObject, optionalString } from './options.mjs';
 
 const EVENTS = ['connection', 'message', 'thinking', 'delta', 'typing', 'component', 'error', 'system', 'history', 'update'];
@@ -125,6 +126,7 @@ export function createClientClass(platform) {
         url: o.url,
         heartbeatMs: optionalInteger(o.heartbeatMs, 'options.heartbeatMs', undefined, 100),
         useTickets: Boolean(ticket),
+        transports: o.transports,  // the core checks the list
         toolTimeoutMs: optionalInteger(o.toolTimeoutMs, 'options.toolTimeoutMs', undefined, 1),
         reconnect: {
           maxAttempts: optionalInteger(reconnect.maxAttempts, 'options.reconnect.maxAttempts', undefined, 0),
@@ -137,7 +139,7 @@ export function createClientClass(platform) {
       await platform.ready();
       const key = platform.storageKey?.(storageName) ?? null;
       const tabs = key && platform.joinTabs ? await platform.joinTabs(key, storageName) : null;
-      const own = { ticket, WebSocket: o.WebSocket, config, storageName, release: tabs?.release };
+      const own = { ticket, WebSocket: o.WebSocket, fetch: o.fetch, config, storageName, release: tabs?.release };
       if (tabs?.shared && !tabs.link.leader) {
         const client = new ChatClient(CREATE, null, null, own);
         client.addTools(tools);
@@ -609,7 +611,7 @@ export function createClientClass(platform) {
 
     #act(a) {
       switch (a.kind) {
-        case 'open': this.#open(a.url); break;
+        case 'open': this.#open(a.url, a.transport); break;
         case 'close': {
           const s = this.#socket;
           this.#socket = null;  // the engine is done with it: ignore its later events
@@ -623,11 +625,14 @@ export function createClientClass(platform) {
       }
     }
 
-    #open(url) {
+    #open(url, transport) {
       const entry = { socket: null };
       const mine = () => this.#socket === entry;
+      const open = transport === 'http'
+        ? (u, on, options) => openHttpStream(u, on, { fetch: options.fetch })
+        : (u, on, options) => platform.openSocket(u, on, options);
       try {
-        entry.socket = platform.openSocket(url, {
+        entry.socket = open(url, {
           // Socket callbacks run on the event loop: nothing may escape them
           // (an exception there ends a Node process).
           open: () => this.#guard(() => { if (mine()) this.#input((s) => s.handleOpen(now())); }),

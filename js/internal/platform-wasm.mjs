@@ -52,7 +52,15 @@ export function createWasmPlatform({ ready, native, readImage, defaultWebSocket 
     return dir;
   }
 
-  async function migrateLegacy(db, dir) {
+  // One at a time: two storages opened at once would mount the old root twice.
+  let migrating = Promise.resolve();
+  function migrateLegacy(db, dir) {
+    const run = migrating.then(() => copyLegacy(db, dir));
+    migrating = run.catch(() => {});
+    return run;
+  }
+
+  async function copyLegacy(db, dir) {
     const FS = native().FS;
     const file = `${dir}/chat.sqlite`;
     if (FS.analyzePath(file).exists) return;

@@ -199,9 +199,12 @@ std::string gif(uint16_t w, uint16_t h) { return test_images::minimal_gif(w, h);
 
 // ------------------------------------------------------------------ harness
 
+// WebSocket only: the reconnect tests count refused WebSockets as failed
+// attempts; the HTTP fallback has its own tests (ClientEngineTransports).
 ClientConfig test_config() {
   ClientConfig c;
   c.url = "ws://127.0.0.1:8080/ws/chat";
+  c.transports = {"websocket"};
   return c;
 }
 
@@ -1556,5 +1559,73 @@ TEST(ClientEngineConfig, OptionsAreReadFromJsonAndCheckedAtCreate) {
   EXPECT_FALSE(ClientEngine::create(jitter, **store, entropy, kT0).ok());
 }
 
+// ------------------------------------------------------------------ transports
+
+// PROTOCOL.md "HTTP fallback transport": a WebSocket that cannot be opened
+// switches to HTTP at once, within the same attempt; the next attempt tries
+// the WebSocket first again.
+TEST(ClientEngineTransports, ARefusedWebSocketFallsBackToHttpInTheSameAttempt) {
+  ClientConfig cfg = test_config();
+  cfg.transports = {"websocket", "http"};
+  Client c(cfg);
+  c.connect();
+  ASSERT_EQ(c.of_kind(Kind::open).size(), 1u);
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "websocket");
+  EXPECT_EQ(c.connection().s("/transport"), "websocket");
+  c.clear();
+  c.close(1006, 403);  // the proxy refused the upgrade
+  ASSERT_EQ(c.of_kind(Kind::open).size(), 1u);
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "http");
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->url, "ws://127.0.0.1:8080/ws/chat");
+  EXPECT_EQ(c.connection().i("/attempt"), 0);  // not a reconnect attempt
+  EXPECT_EQ(c.connection().s("/status"), "connecting");
+  c.open();
+  c.frame(connect_confirm("conv-1", false, true, 10000));
+  EXPECT_EQ(c.connection().s("/status"), "open");
+  EXPECT_EQ(c.connection().s("/transport"), "http");
+  // Lost: the next attempt starts with the WebSocket again.
+  c.clear();
+  c.close(1006, 0);
+  while (c.of_kind(Kind::open).empty()) c.tick();
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "websocket");
+}
+
+TEST(ClientEngineTransports, HttpFailingToo_IsOneFailedAttempt_AndTicketsAreFetchedAfresh) {
+  ClientConfig cfg = test_config();
+  cfg.transports = {"websocket", "http"};
+  cfg.use_tickets = true;
+  Client c(cfg);
+  c.connect();
+  c.engine->handle_ticket(c.now, std::string("t1"));
+  c.drain();
+  c.clear();
+  c.close(1006, 403);
+  // a ticket is single-use: a fresh one for the HTTP try
+  ASSERT_EQ(c.actions.size(), 1u);
+  EXPECT_EQ(c.actions[0].kind, Kind::fetch_ticket);
+  c.clear();
+  c.engine->handle_ticket(c.now, std::string("t2"));
+  c.drain();
+  ASSERT_EQ(c.of_kind(Kind::open).size(), 1u);
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "http");
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->url, "ws://127.0.0.1:8080/ws/chat?ticket=t2");
+  c.close(1006, 401);
+  EXPECT_EQ(c.connection().i("/attempt"), 1);
+  EXPECT_EQ(c.connection().s("/status"), "reconnecting");
+}
+
+TEST(ClientEngineTransports, TheOptionIsChecked) {
+  for (const char* bad : {R"({"url":"ws://h/ws/chat","transports":[]})", R"({"url":"ws://h/ws/chat","transports":["smtp"]})",
+                          R"({"url":"ws://h/ws/chat","transports":["http","http"]})", R"({"url":"ws://h/ws/chat","transports":"http"})"}) {
+    auto r = chatwire::client::client_config_from_json(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("transports"), std::string::npos) << r.error().message;
+  }
+  auto ok = chatwire::client::client_config_from_json(R"({"url":"ws://h/ws/chat","transports":["http"]})");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->transports, (std::vector<std::string>{"http"}));
+}
+
 }  // namespace
 }  // namespace chatwire::client
+

@@ -146,6 +146,16 @@ describe.each([
       }
     }
 
+    // Same API in a follower: the same typed error as in the leader, nothing stored.
+    const refusal = (page) => page.evaluate(() => window.chatwireDemo.client
+      .send({ content: 'not an image', images: [new Uint8Array([1, 2, 3])] })
+      .then(() => null, (e) => ({ name: e.name, code: e.code, imageId: typeof e.imageId,
+        message: e.message.replace(/[0-9a-f-]{36}/, '<id>') })));
+    const fromLeader = await refusal(tabs[0]);
+    expect(fromLeader).toMatchObject({ name: 'ChatError', code: 'image_invalid' });
+    expect(await refusal(tabs[1])).toEqual(fromLeader);
+    expect(await tabs[1].evaluate(() => window.chatwireDemo.client.messages.length)).toBe(6);
+
     // Mid-send: a follower sends and the leader goes away before its
     // IndexedDB write finished (stalled here, as on a busy disk): the message
     // is in the old leader's memory (and maybe on the wire), not in the

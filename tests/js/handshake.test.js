@@ -96,6 +96,7 @@ describe.each(builds)('a refused connect_confirm (%s)', (name, cw) => {
       expect(gap1).toBeLessThan(900);
       expect(gap2).toBeGreaterThanOrEqual(550);
       expect(gap2).toBeLessThan(1200);
+      await until(() => server.sockets.every((s) => s.closeCode !== null), 1000, 'every socket to close');
       expect(server.sockets.map((s) => s.closeCode)).toEqual(Array(3).fill(closeCode[name]));
       expect(statuses.some((s) => s.status === 'open')).toBe(false);
     } finally {

@@ -330,6 +330,27 @@ Result<ClientConfig> client_config_from_json(std::string_view json) {
   integer(doc, "toolTimeoutMs", "toolTimeoutMs", &c.tool_timeout_ms);
   integer(doc, "typingIdleMs", "typingIdleMs", &c.typing_idle_ms);
   integer(doc, "historyPage", "historyPage", &c.history_page);
+  if (auto it = doc.FindMember("transports"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    const rapidjson::Value& t = it->value;
+    bool ok = t.IsArray() && !t.Empty();
+    std::vector<std::string> list;
+    if (ok) {
+      for (const auto& v : t.GetArray()) {
+        std::string name = v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : std::string();
+        if ((name != "websocket" && name != "http") ||
+            std::find(list.begin(), list.end(), name) != list.end()) {
+          ok = false;
+          break;
+        }
+        list.push_back(std::move(name));
+      }
+    }
+    if (!ok) {
+      fail("option 'transports' must be a non-empty list of 'websocket' and/or 'http', each at most once");
+    } else {
+      c.transports = std::move(list);
+    }
+  }
   if (auto it = doc.FindMember("useTickets"); it != doc.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsBool()) {
       fail("option 'useTickets' must be true or false");
@@ -507,6 +528,13 @@ std::string ClientEngine::connection_json() const {
   w.Key("nextRetryAt");
   if (next_retry_at_) {
     w.Int64(*next_retry_at_);
+  } else {
+    w.Null();
+  }
+  w.Key("transport");
+  if (phase_ == Phase::opening || phase_ == Phase::handshake || phase_ == Phase::confirmed) {
+    const std::string& t = config_.transports[transport_];
+    w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
   } else {
     w.Null();
   }
@@ -699,15 +727,45 @@ void ClientEngine::disconnect(int64_t now) {
 
 void ClientEngine::start_try(int64_t now) {
   attempt_deadline_ = now + 3 * config_.heartbeat_ms;
+  transport_ = 0;  // every try starts with the first transport (the WebSocket)
   if (config_.use_tickets) {
     phase_ = Phase::ticket;
     actions_.push_back(make_action(Action::Kind::fetch_ticket));
   } else {
-    phase_ = Phase::opening;
-    Action a = make_action(Action::Kind::open);
-    a.url = config_.url;
-    actions_.push_back(std::move(a));
+    open_now(std::string());
   }
+}
+
+void ClientEngine::open_now(const std::string& ticket) {
+  phase_ = Phase::opening;
+  Action a = make_action(Action::Kind::open);
+  a.url = config_.url;
+  if (!ticket.empty()) {
+    const char sep = config_.url.find('?') == std::string::npos ? '?' : '&';
+    a.url += sep;
+    a.url += "ticket=" + url_encode(ticket);
+  }
+  a.transport = config_.transports[transport_];
+  actions_.push_back(std::move(a));
+}
+
+// The WebSocket of this try could not be opened: the next transport, now,
+// in the same try (a ticket is single-use: a fresh one first). False when
+// there is none left.
+bool ClientEngine::fall_back(int64_t now) {
+  if (transport_ + 1 >= config_.transports.size()) return false;
+  ++transport_;
+  drop_socket();
+  attempt_deadline_ = now + 3 * config_.heartbeat_ms;
+  emit_system("info", "The WebSocket could not be opened; trying " + config_.transports[transport_]);
+  if (config_.use_tickets) {
+    phase_ = Phase::ticket;
+    actions_.push_back(make_action(Action::Kind::fetch_ticket));
+  } else {
+    open_now(std::string());
+  }
+  emit_connection();
+  return true;
 }
 
 void ClientEngine::handle_ticket(int64_t now, std::optional<std::string> ticket) {
@@ -718,11 +776,7 @@ void ClientEngine::handle_ticket(int64_t now, std::optional<std::string> ticket)
     attempt_failed(now, "ticket provider failed");
     return;
   }
-  phase_ = Phase::opening;
-  Action a = make_action(Action::Kind::open);
-  const char sep = config_.url.find('?') == std::string::npos ? '?' : '&';
-  a.url = config_.url + sep + "ticket=" + url_encode(*ticket);
-  actions_.push_back(std::move(a));
+  open_now(*ticket);
 }
 
 void ClientEngine::handle_open(int64_t now) {
@@ -748,6 +802,8 @@ void ClientEngine::handle_close(int64_t now, int code, int http_status) {
     case Phase::waiting_retry:
       return;  // no socket of ours
     case Phase::opening:
+      if (fall_back(now)) return;
+      [[fallthrough]];
     case Phase::handshake: {
       std::string why = http_status != 0 ? "handshake refused with HTTP " + std::to_string(http_status)
                                          : "closed before confirm (code " + std::to_string(code) + ")";
