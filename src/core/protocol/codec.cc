@@ -1,6 +1,6 @@
 // The codec's entry points (codec.h): the protocol's JSON syntax rules, and
 // decode / encode by way of the frame table (frames.cc), whose rows hold each
-// frame type's reader and writer (client_frames.cc, server_frames.cc).
+// frame type's reader and writer (frames_client.cc, frames_server.cc).
 #include "core/protocol/codec.h"
 
 #include <rapidjson/error/en.h>

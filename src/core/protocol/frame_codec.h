@@ -1,5 +1,5 @@
 // Internal to src/core/protocol/: the reader and writer of each frame type
-// (client_frames.cc, server_frames.cc) and the table rows that hold them
+// (frames_client.cc, frames_server.cc) and the table rows that hold them
 // (frames.cc). A reader reads one frame's fields (not `type`) and validates
 // them completely; a writer writes its fields after `type` (which the codec
 // writes from the row), in the row's field order.

@@ -8,7 +8,7 @@
 // frame type is read from here.
 //
 // Adding a frame type: its struct in messages.h and the variant; its reader
-// and writer in client_frames.cc / server_frames.cc (declared in
+// and writer in frames_client.cc / frames_server.cc (declared in
 // frame_codec.h); a row below. docs/architecture.md, "The frame table", walks
 // through a seq'd server frame end to end.
 #include <type_traits>

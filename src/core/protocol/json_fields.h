@@ -1,5 +1,5 @@
 // Internal to src/core/protocol/: the RapidJSON reader and writer helpers the
-// frame readers and writers (client_frames.cc, server_frames.cc) and the JSON
+// frame readers and writers (frames_client.cc, frames_server.cc) and the JSON
 // helpers (json.cc) are written with. No header outside protocol/ includes
 // this one, so RapidJSON stays behind the protocol layer.
 #ifndef CHATWIRE_CORE_PROTOCOL_JSON_FIELDS_H_
@@ -230,7 +230,7 @@ inline void put_strings(Writer& w, const char* key, const std::vector<std::strin
 void put_error_fields(Writer& w, const Error& e, const char* text_key);
 
 // The sub-objects frames, client events and the client store all carry
-// (server_frames.cc).
+// (frames_server.cc).
 void write_analysis(Writer& w, const ImageAnalysis& a);
 void write_analysis_list(Writer& w, const std::vector<ImageAnalysis>& list);
 void write_citations(Writer& w, const std::vector<Citation>& list);

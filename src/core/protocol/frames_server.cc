@@ -1,3 +1,4 @@
+// (Not named server_*.cc: scripts/sources.mjs leaves those out of the browser build, which decodes server frames.)
 // Readers and writers of the frames a server sends (PROTOCOL.md, "Server to
 // client"), one pair per row of the frame table (frames.cc), and the
 // sub-objects (imageAnalysis, citations) that frames, client events and the
