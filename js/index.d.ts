@@ -145,6 +145,8 @@ export interface ConnectionState {
   attempt: number;
   /** When the next attempt starts (ms since epoch), while reconnecting. */
   nextRetryAt: number | null;
+  /** The transport of the current try or connection: 'websocket', or 'http' (the fallback); null when not connecting or open. */
+  transport: 'websocket' | 'http' | null;
   conversationId: string | null;
 }
 
@@ -167,7 +169,13 @@ export interface ReconnectOptions {
 
 export interface ChatClientOptions {
   url: string;
-  /** 'memory', a SQLite file path (Node), or 'indexeddb' (browser). */
+  /**
+   * 'memory', a SQLite file path (Node), or 'indexeddb' / 'indexeddb:<name>'
+   * (browser). A file holds one ChatClient at a time: a second one on it (this
+   * process or another) is refused with ChatError 'invalid_field'. In a
+   * browser, tabs on one IndexedDB storage share one live client (one leads,
+   * the others follow it; see `isLeader`).
+   */
   storage?: string;
   /** Returns a fresh one-use ticket; called before every connection attempt. */
   ticket?: () => Promise<string> | string;
@@ -180,9 +188,13 @@ export interface ChatClientOptions {
   limits?: Partial<Limits>;
   /** WASM in Node: the WebSocket class to use (e.g. require('ws')). */
   WebSocket?: unknown;
+  /** Transports to try, in order (default ['websocket', 'http']): a WebSocket that cannot be opened switches to the HTTP fallback at once (not a reconnect attempt); every later attempt tries the WebSocket first again. */
+  transports?: Array<'websocket' | 'http'>;
+  /** The fetch used by the HTTP fallback (default: globalThis.fetch). */
+  fetch?: typeof fetch;
 }
 
-export type SystemEventKind = 'established' | 'lost' | 'restored' | 'reconnecting' | 'failed' | 'completed' | 'error';
+export type SystemEventKind = 'established' | 'lost' | 'restored' | 'reconnecting' | 'failed' | 'completed' | 'error' | 'info';
 
 export interface ChatClientEvents {
   connection: (c: ConnectionState) => void;
@@ -200,6 +212,13 @@ export declare class ChatClient {
   static create(options: ChatClientOptions): Promise<ChatClient>;
   /** Persisted per installation; the same after a reload. */
   readonly clientId: string;
+  /**
+   * True when this client holds its storage and the socket. False in a
+   * browser tab that follows another tab on the same storage: it sends
+   * through that tab, mirrors its messages and events, and takes over
+   * (becoming true) when that tab closes or crashes.
+   */
+  readonly isLeader: boolean;
   readonly connection: ConnectionState;
   readonly messages: readonly ChatMessage[];
   on<E extends keyof ChatClientEvents>(event: E, fn: ChatClientEvents[E]): () => void;

@@ -4,7 +4,14 @@
 // frames, fetch a ticket, run a tool, arm one timer, persist the store, and
 // hand events to listeners. A platform object supplies what differs per build
 // (the socket, where the database lives, page lifecycle hooks).
+//
+// In a browser, tabs that open the same storage share one live client: the
+// leader tab runs the session; a follower tab has no session, forwards its
+// commands to the leader and mirrors the leader's events and messages
+// (platform.joinTabs, tabs.mjs). Takeover: when the leader's tab goes away a
+// follower opens the persisted database itself and becomes the leader.
 import { ChatError } from './errors.mjs';
+import { openHttpStream } from './http-transport.mjs';
 import { isObject, optionalFunction, optionalInteger, optionalNumber, optionalObject, optionalString } from './options.mjs';
 
 const EVENTS = ['connection', 'message', 'thinking', 'delta', 'typing', 'component', 'error', 'system', 'history', 'update'];
@@ -32,9 +39,25 @@ function publicMessage(m) {
  *   openSocket(url, handlers, options): { send(text), close(code, reason), destroy?() }
  *   readImage(input): Promise<{ bytes: Uint8Array, mimeType?, filename?, id? }>
  *   watchLifecycle(handlers): () => void   (visibility / online / pagehide)
+ *   storageKey?(storage): string | null   (which storage other tabs may share; null: none)
+ *   joinTabs?(key, storage): Promise<{ shared, link?, release? }>   (tabs.mjs)
+ *   newMessageId?(): string   (a UUID v4 for a follower's draft)
  */
 export function createClientClass(platform) {
   const now = () => Date.now();
+
+  // Opens the storage and a session on it (create(), and a tab taking over).
+  async function openSession(storageName, config) {
+    const native = await platform.ready();
+    const storage = await platform.openStorage(storageName);
+    const session = new native.ClientSessionNative();
+    const error = session.open(JSON.stringify(config), storage.path, storage.journalMode ?? '', now());
+    if (error) {
+      await storage.close?.();
+      throw ChatError.fromCore(error.error);
+    }
+    return { session, storage };
+  }
 
   class ChatClient {
     #session;
@@ -53,6 +76,17 @@ export function createClientClass(platform) {
     #closed = false;
     #unwatch = () => {};
     #waiters = [];            // connect()/disconnect() promises waiting on a status
+    // Tabs (browser, one storage in several tabs): 'solo' (no other tab can
+    // share the storage), 'leader', 'follower', or 'starting' (taking over).
+    #role = 'solo';
+    #link = null;             // TabLink while shared
+    #leaderId = null;         // follower: the tab it mirrors
+    #synced = false;          // follower: the leader's snapshot has arrived
+    #clientId = null;         // follower: the leader's clientId
+    #calls = new Map();       // follower: callId -> { op, args, resolve, reject } awaiting the leader
+    #pending = new Map();     // follower: messageId -> send args, until the leader has persisted it
+    #wantConnect = false;     // this tab asked to be connected (a new leader connects then)
+    #nextCall = 0;
 
     /** Use ChatClient.create(options). */
     constructor(token, session, storage, options) {
@@ -60,12 +94,13 @@ export function createClientClass(platform) {
       this.#session = session;
       this.#storage = storage;
       this.#options = options;
-      this.#connection = session.connection();
-      this.#reloadMessages();
+      this.#connection = session ? session.connection() : Object.freeze({
+        status: 'idle', attempt: 0, nextRetryAt: null, conversationId: null });
+      if (session) this.#reloadMessages();
       this.#unwatch = platform.watchLifecycle({
-        visibility: (visible) => this.#guard(() => this.#input((s) => s.visibilityChanged(now(), visible))),
-        online: () => this.#guard(() => this.#input((s) => s.online(now()))),
-        pagehide: () => this.#storage.flush?.(true),
+        visibility: (visible) => this.#guard(() => this.#command('visibility', { visible }).catch(() => {})),
+        online: () => this.#guard(() => this.#command('online', {}).catch(() => {})),
+        pagehide: () => this.#storage?.flush?.(true),
       });
     }
 
@@ -91,6 +126,7 @@ export function createClientClass(platform) {
         url: o.url,
         heartbeatMs: optionalInteger(o.heartbeatMs, 'options.heartbeatMs', undefined, 100),
         useTickets: Boolean(ticket),
+        transports: o.transports,  // the core checks the list
         toolTimeoutMs: optionalInteger(o.toolTimeoutMs, 'options.toolTimeoutMs', undefined, 1),
         reconnect: {
           maxAttempts: optionalInteger(reconnect.maxAttempts, 'options.reconnect.maxAttempts', undefined, 0),
@@ -100,21 +136,38 @@ export function createClientClass(platform) {
         },
         limits: o.limits === undefined ? undefined : optionalObject(o.limits, 'options.limits'),
       };
-      const native = await platform.ready();
-      const storage = await platform.openStorage(storageName, o);
-      const session = new native.ClientSessionNative();
-      const error = session.open(JSON.stringify(config), storage.path, storage.journalMode ?? '', now());
-      if (error) {
-        await storage.close?.();
-        throw ChatError.fromCore(error.error);
+      await platform.ready();
+      const key = platform.storageKey?.(storageName) ?? null;
+      const tabs = key && platform.joinTabs ? await platform.joinTabs(key, storageName) : null;
+      const own = { ticket, WebSocket: o.WebSocket, fetch: o.fetch, config, storageName, release: tabs?.release };
+      if (tabs?.shared && !tabs.link.leader) {
+        const client = new ChatClient(CREATE, null, null, own);
+        client.addTools(tools);
+        await client.#follow(tabs.link);
+        return client;
       }
-      const client = new ChatClient(CREATE, session, storage, { ticket, WebSocket: o.WebSocket });
+      let opened;
+      try {
+        opened = await openSession(storageName, config);
+      } catch (err) {
+        tabs?.link?.close();
+        tabs?.release?.();
+        throw err;
+      }
+      const client = new ChatClient(CREATE, opened.session, opened.storage, own);
       client.addTools(tools);
+      if (tabs?.shared) client.#lead(tabs.link);
       return client;
     }
 
     /** Persisted per installation; the same after a reload. */
-    get clientId() { return this.#session.clientId(); }
+    get clientId() { return this.#session ? this.#session.clientId() : this.#clientId; }
+    /**
+     * True when this client holds its storage and the socket; false in a
+     * browser tab that follows another tab on the same storage (it sends
+     * through that tab and mirrors it, and takes over when that tab closes).
+     */
+    get isLeader() { return this.#role === 'solo' || this.#role === 'leader'; }
     /** { status, attempt, nextRetryAt, conversationId } */
     get connection() { return this.#connection; }
     /** Every loaded message, in order; unchanged messages keep their identity. */
@@ -138,21 +191,24 @@ export function createClientClass(platform) {
      */
     connect() {
       this.#assertOpen();
-      this.#input((s) => s.connect(now()));
+      this.#wantConnect = true;
+      this.#command('connect', {}).catch(() => {});
       return this.#waitStatus((s) => s !== 'connecting' && s !== 'idle');
     }
 
     /** A new cycle of attempts now (e.g. a "Reconnect" button after `failed`). */
     reconnect() {
       this.#assertOpen();
-      this.#input((s) => s.reconnect(now()));
+      this.#wantConnect = true;
+      this.#command('reconnect', {}).catch(() => {});
       return this.#waitStatus((s) => s !== 'connecting' && s !== 'idle');
     }
 
     /** Sends `disconnect` and closes (1000); never reconnects until connect(). */
     disconnect() {
       this.#assertOpen();
-      this.#input((s) => s.disconnect(now()));
+      this.#wantConnect = false;
+      this.#command('disconnect', {}).catch(() => {});
       return this.#waitStatus((s) => s === 'closed' || s === 'idle');
     }
 
@@ -172,27 +228,32 @@ export function createClientClass(platform) {
       if (draft.images !== undefined && !Array.isArray(draft.images)) throw new TypeError('draft.images must be an array');
       const images = await Promise.all((draft.images ?? []).map((img, i) => platform.readImage(img, i)));
       this.#assertOpen();
-      for (const img of images) this.#session.stageImage(img.bytes);
       const meta = images.map((img) => ({ id: img.id, mimeType: img.mimeType, filename: img.filename }));
-      const result = this.#session.send(now(), JSON.stringify({ content: draft.content, images: meta }));
-      this.#pump();
-      return check(result);
+      const args = { draft: { content: draft.content, images: meta }, bytes: images.map((img) => img.bytes) };
+      if (this.isLeader) return this.#execute('send', args);
+      // A follower names its draft, so that handing it to a later leader
+      // again (the core answers a stored messageId with that id) stores it
+      // once; it keeps the draft until the leader says it is persisted.
+      args.draft.messageId = platform.newMessageId();
+      this.#pending.set(args.draft.messageId, args);
+      try {
+        return await this.#command('send', args);
+      } catch (err) {
+        this.#pending.delete(args.draft.messageId);
+        throw err;
+      }
     }
 
     /** Sends a failed message again with the same messageId. */
     async retry(messageId) {
       this.#assertOpen();
-      const r = this.#session.retry(now(), String(messageId));
-      this.#pump();
-      check(r);
+      await this.#command('retry', { id: String(messageId) });
     }
 
     /** Asks the server to stop the reply to `messageId` (a user's "stop"). */
     async cancel(messageId) {
       this.#assertOpen();
-      const r = this.#session.cancel(now(), String(messageId));
-      this.#pump();
-      check(r);
+      await this.#command('cancel', { id: String(messageId) });
     }
 
     /**
@@ -205,25 +266,19 @@ export function createClientClass(platform) {
       if (typeof componentId !== 'string' || !componentId) throw new TypeError('componentId must be a non-empty string');
       if (typeof action !== 'string' || !action) throw new TypeError('action must be a non-empty string');
       if (!isObject(values)) throw new TypeError('values must be an object');
-      const r = this.#session.submitComponent(now(), componentId, action, JSON.stringify(values));
-      this.#pump();
-      return check(r);
+      return this.#command('submitComponent', { componentId, action, values });
     }
 
     /** Loads the page of messages before the oldest one loaded (local store first, then the server). */
     async loadOlder() {
       this.#assertOpen();
-      const r = this.#session.loadOlder(now());
-      this.#pump();
-      check(r);
-      this.#reloadMessages();
-      this.#emit('update', { messages: true });
+      await this.#command('loadOlder', {});
     }
 
     /** The user is typing (debounced by the core: one typing:true, false after 1 s idle). */
     setTyping(isTyping) {
       this.#assertOpen();
-      this.#input((s) => s.setTyping(now(), Boolean(isTyping)));
+      this.#command('setTyping', { on: Boolean(isTyping) }).catch(() => {});
     }
 
     /** Adds client-side tools the assistant can call: { name: async (args) => result }. */
@@ -233,16 +288,29 @@ export function createClientClass(platform) {
         if (typeof fn !== 'function') throw new TypeError(`tools.${name} must be a function`);
         this.#tools.set(name, fn);
       }
+      // Tools run where the session is: in the leader tab (every tab of a
+      // page registers the same tools, so whichever tab leads has them).
+      this.#configureTools();
+    }
+
+    #configureTools() {
       const specs = [...this.#tools.entries()].map(([name, fn]) => ({
         name, description: fn.description ?? '', parameters: fn.parameters ?? { type: 'object' },
       }));
       this.#input((s) => s.configureTools(now(), JSON.stringify(specs)));
     }
 
-    /** Disconnects, persists and frees the engine and its store. Later calls throw. */
+    /**
+     * Disconnects, persists and frees the engine and its store. Later calls
+     * throw. In a leader tab, another tab on the same storage takes over; a
+     * follower first waits (up to 1 s) until what it handed over is persisted.
+     */
     async close() {
       if (this.#closed) return;
-      if (!['closed', 'idle'].includes(this.#connection.status)) {
+      if (this.#role === 'follower') {
+        const until = now() + 1000;
+        while (this.#pending.size && now() < until) await new Promise((r) => setTimeout(r, 20));
+      } else if (!['closed', 'idle'].includes(this.#connection.status)) {
         await Promise.race([this.disconnect(), new Promise((r) => setTimeout(r, 1000))]);
       }
       this.#closed = true;
@@ -250,11 +318,258 @@ export function createClientClass(platform) {
       clearTimeout(this.#timer);
       this.#socket?.socket.destroy?.();
       this.#socket = null;
-      this.#storage.flush?.(true);
-      this.#session.close();
-      await this.#storage.close?.();
+      if (this.#session) {
+        this.#storage.flush?.(true);
+        this.#session.close();
+        await this.#storage.close?.();
+      }
+      this.#link?.close();
+      this.#options.release?.();
+      for (const c of this.#calls.values()) c.reject(new TypeError('ChatClient is closed'));
+      this.#calls.clear();
       for (const w of this.#waiters) w.resolve();
       this.#waiters = [];
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    // A command runs on the session here (solo, leader) or is handed to the
+    // leader tab (follower); either way it resolves with the same value or
+    // rejects with the same ChatError.
+    #command(op, args) {
+      this.#assertOpen();
+      if (this.isLeader) {
+        try {
+          return Promise.resolve(this.#execute(op, args));
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
+      return new Promise((resolve, reject) => {
+        const callId = `${this.#link.id}:${++this.#nextCall}`;
+        this.#calls.set(callId, { op, args, resolve, reject });
+        if (this.#role === 'follower' && this.#leaderId) this.#post({ t: 'call', to: this.#leaderId, callId, op, args });
+      });
+    }
+
+    // Runs one command on the session (this tab holds it).
+    #execute(op, args) {
+      const s = this.#session;
+      let result;
+      switch (op) {
+        case 'send':
+          for (const bytes of args.bytes) s.stageImage(bytes);
+          result = s.send(now(), JSON.stringify(args.draft));
+          break;
+        case 'retry': result = s.retry(now(), args.id); break;
+        case 'cancel': result = s.cancel(now(), args.id); break;
+        case 'submitComponent':
+          result = s.submitComponent(now(), args.componentId, args.action, JSON.stringify(args.values));
+          break;
+        case 'loadOlder': {
+          result = s.loadOlder(now());
+          this.#pump();
+          check(result);
+          this.#reloadMessages();
+          this.#emit('update', { messages: true });
+          this.#post({ t: 'sync', messages: this.#wireMessages() });
+          return undefined;
+        }
+        case 'setTyping': this.#input((x) => x.setTyping(now(), args.on)); return undefined;
+        case 'connect': this.#input((x) => x.connect(now())); return undefined;
+        case 'reconnect': this.#input((x) => x.reconnect(now())); return undefined;
+        case 'disconnect': this.#input((x) => x.disconnect(now())); return undefined;
+        case 'visibility': this.#input((x) => x.visibilityChanged(now(), args.visible)); return undefined;
+        case 'online': this.#input((x) => x.online(now())); return undefined;
+        default: throw new TypeError(`unknown command '${op}'`);
+      }
+      this.#pump();
+      return check(result);
+    }
+
+    // ------------------------------------------------------------------ tabs
+
+    #post(message) {
+      if (this.#link && this.#role !== 'solo') this.#link.post(message);
+    }
+
+    // The messages as they cross to another tab (ChatError as plain data).
+    #wireMessages() {
+      return this.#messages.map((m) => (m.error instanceof ChatError ? { ...m, error: {
+        code: m.error.code, message: m.error.message, messageId: m.error.messageId,
+        imageId: m.error.imageId, retryAfterMs: m.error.retryAfterMs } } : m));
+    }
+
+    #snapshot() {
+      return { clientId: this.clientId, connection: this.#connection, messages: this.#wireMessages() };
+    }
+
+    // Leader: answers followers' hellos with a snapshot and runs their commands.
+    #lead(link) {
+      this.#link = link;
+      this.#role = 'leader';
+      link.listen((msg) => this.#guard(() => this.#onTab(msg)));
+      this.#post({ t: 'leader' });
+    }
+
+    // Follower: mirrors the leader; resolves once the first snapshot arrived
+    // (or this tab became the leader meanwhile).
+    #follow(link) {
+      this.#link = link;
+      this.#role = 'follower';
+      link.listen((msg) => this.#guard(() => this.#onTab(msg)));
+      link.onLeadership(() => this.#takeOver());
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new ChatError('internal',
+          `the tab that holds options.storage '${this.#options.storageName}' did not answer within 15 s`)), 15000);
+        this.#waiters.push({ synced: true, pred: () => this.#synced || this.isLeader, resolve: () => { clearTimeout(timer); resolve(); } });
+        this.#post({ t: 'hello' });
+      });
+    }
+
+    #onTab(msg) {
+      if (this.#closed) return;
+      if (this.isLeader) {
+        if (msg.t === 'hello') this.#post({ t: 'snapshot', to: msg.from, ...this.#snapshot() });
+        else if (msg.t === 'call' && msg.to === this.#link.id) this.#serve(msg);
+        return;
+      }
+      if (this.#role !== 'follower') return;  // taking over: the others wait for our 'leader'
+      if (msg.t === 'leader') {
+        this.#leaderId = msg.from;
+        this.#synced = false;
+        this.#post({ t: 'hello' });
+        this.#handOver();
+        return;
+      }
+      if (msg.t === 'snapshot') {
+        if (msg.to !== this.#link.id) return;
+        if (this.#leaderId !== msg.from) {
+          this.#leaderId = msg.from;
+          this.#handOver();
+        }
+        this.#clientId = msg.clientId;
+        this.#synced = true;
+        this.#mirror(msg.messages, msg.connection);
+        return;
+      }
+      if (msg.from !== this.#leaderId) return;
+      switch (msg.t) {
+        case 'events': if (this.#synced) this.#apply(msg.events); break;
+        case 'sync': if (this.#synced) this.#mirror(msg.messages, null); break;
+        case 'reply': {
+          const c = msg.to === this.#link.id ? this.#calls.get(msg.callId) : undefined;
+          if (!c) break;
+          this.#calls.delete(msg.callId);
+          if (msg.ok) c.resolve(msg.value);
+          else c.reject(msg.error.type ? new TypeError(msg.error.message) : ChatError.fromCore(msg.error));
+          break;
+        }
+        case 'persisted': for (const id of msg.ids) this.#pending.delete(id); break;
+        default: break;
+      }
+    }
+
+    // Follower, on a new leader: every unanswered command goes to it, and so
+    // does every draft it has not persisted yet (stored once, by messageId).
+    #handOver() {
+      const inCalls = new Set();
+      for (const [callId, c] of this.#calls) {
+        if (c.op === 'send') inCalls.add(c.args.draft.messageId);
+        this.#post({ t: 'call', to: this.#leaderId, callId, op: c.op, args: c.args });
+      }
+      for (const [id, args] of this.#pending) {
+        if (inCalls.has(id)) continue;
+        this.#post({ t: 'call', to: this.#leaderId, callId: `${this.#link.id}:${++this.#nextCall}`, op: 'send', args });
+      }
+    }
+
+    // Leader: one follower's command.
+    #serve(msg) {
+      let reply;
+      try {
+        const value = this.#execute(msg.op, msg.args);
+        reply = { ok: true, value };
+      } catch (err) {
+        reply = { ok: false, error: err instanceof ChatError
+          ? { code: err.code, error: err.message, messageId: err.messageId, imageId: err.imageId, retryAfterMs: err.retryAfterMs }
+          : { type: true, message: String(err?.message ?? err) } };
+      }
+      this.#post({ t: 'reply', to: msg.from, callId: msg.callId, ...reply });
+      if (msg.op === 'send' && reply.ok) {
+        // The follower keeps its draft until this: stored AND in IndexedDB.
+        Promise.resolve(this.#storage.flush?.(true)).then((ok) => {
+          if (ok !== false) this.#post({ t: 'persisted', ids: [reply.value] });
+        });
+      }
+    }
+
+    // Follower: the leader's messages (and connection) replace the mirror;
+    // unchanged messages keep their identity.
+    #mirror(messages, connection) {
+      this.#reloadMessages(messages);
+      const changed = { messages: true, connection: false };
+      if (connection && JSON.stringify(connection) !== JSON.stringify(this.#connection)) {
+        this.#connection = Object.freeze({ ...connection });
+        changed.connection = true;
+        this.#emit('connection', this.#connection);
+      }
+      this.#settleWaiters();
+      this.#emit('update', changed);
+    }
+
+    // The leader's tab went away and the browser gave this tab the lock:
+    // open the persisted database, run what this tab (and the old leader's
+    // followers, once they hear from us) handed over, and connect.
+    async #takeOver() {
+      if (this.#closed) return;
+      this.#role = 'starting';
+      const wasConnected = !['idle', 'closed'].includes(this.#connection.status);
+      let opened;
+      try {
+        opened = await openSession(this.#options.storageName, this.#options.config);
+      } catch (err) {
+        this.#role = 'follower';
+        this.#emit('error', err instanceof ChatError ? err : new ChatError('internal', String(err?.message ?? err)));
+        return;
+      }
+      if (this.#closed) {
+        opened.session.close();
+        return;
+      }
+      this.#session = opened.session;
+      this.#storage = opened.storage;
+      this.#role = 'leader';
+      this.#leaderId = null;
+      this.#reloadMessages();
+      this.#connection = this.#session.connection();
+      this.#configureTools();
+      const calls = [...this.#calls.values()];
+      this.#calls.clear();
+      const answered = new Set();
+      for (const c of calls) {
+        if (c.op === 'send') answered.add(c.args.draft.messageId);
+        try {
+          c.resolve(this.#execute(c.op, c.args));
+        } catch (err) {
+          c.reject(err);
+        }
+      }
+      for (const [id, args] of this.#pending) {
+        if (answered.has(id)) continue;
+        try {
+          this.#execute('send', args);
+        } catch (err) {
+          this.#emit('error', err instanceof ChatError ? err : new ChatError('internal', String(err?.message ?? err)));
+        }
+      }
+      const handed = [...this.#pending.keys()];
+      Promise.resolve(this.#storage.flush?.(true)).then(() => { for (const id of handed) this.#pending.delete(id); });
+      this.#emit('connection', this.#connection);
+      this.#emit('update', { messages: true, connection: true });
+      this.#post({ t: 'leader' });
+      if (this.#wantConnect || wasConnected) this.#input((s) => s.connect(now()));
+      this.#settleWaiters();
     }
 
     // ------------------------------------------------------------------ pump
@@ -264,13 +579,13 @@ export function createClientClass(platform) {
     }
 
     #input(fn) {
-      if (this.#closed) return;
+      if (this.#closed || !this.#session) return;
       fn(this.#session);
       this.#pump();
     }
 
     #pump() {
-      if (this.#closed) return;
+      if (this.#closed || !this.#session) return;
       if (this.#pumping) {
         this.#again = true;
         return;
@@ -281,7 +596,11 @@ export function createClientClass(platform) {
           this.#again = false;
           const out = this.#session.drain();
           for (const action of out.actions) this.#act(action);
+          // Followers apply the same events (posted before #apply, which
+          // turns their errors into ChatError objects).
+          if (out.events.length) this.#post({ t: 'events', events: out.events });
           this.#apply(out.events);
+          if (out.events.some((e) => e.type === 'history')) this.#post({ t: 'sync', messages: this.#wireMessages() });
           this.#arm(out.timeout);
           if (out.flush) this.#storage.flush?.(false);
         } while (this.#again && !this.#closed);
@@ -292,7 +611,7 @@ export function createClientClass(platform) {
 
     #act(a) {
       switch (a.kind) {
-        case 'open': this.#open(a.url); break;
+        case 'open': this.#open(a.url, a.transport); break;
         case 'close': {
           const s = this.#socket;
           this.#socket = null;  // the engine is done with it: ignore its later events
@@ -306,11 +625,14 @@ export function createClientClass(platform) {
       }
     }
 
-    #open(url) {
+    #open(url, transport) {
       const entry = { socket: null };
       const mine = () => this.#socket === entry;
+      const open = transport === 'http'
+        ? (u, on, options) => openHttpStream(u, on, { fetch: options.fetch })
+        : (u, on, options) => platform.openSocket(u, on, options);
       try {
-        entry.socket = platform.openSocket(url, {
+        entry.socket = open(url, {
           // Socket callbacks run on the event loop: nothing may escape them
           // (an exception there ends a Node process).
           open: () => this.#guard(() => { if (mine()) this.#input((s) => s.handleOpen(now())); }),
@@ -395,7 +717,7 @@ export function createClientClass(platform) {
             const pos = this.#findReply(e.replyTo);
             if (pos !== undefined) {
               const old = this.#messages[pos];
-              const m = Object.freeze({ ...old, id: e.messageId ?? old.id, content: e.content ?? old.content + e.delta });
+              const m = Object.freeze({ ...old, id: e.messageId ?? old.id, content: old.content + e.delta });
               this.#put(m, old.id !== m.id ? old.id : undefined);
               changed.messages = true;
             }
@@ -403,7 +725,7 @@ export function createClientClass(platform) {
             break;
           }
           case 'history':
-            this.#reloadMessages();
+            this.#reloadMessages();  // a follower's list follows in the leader's 'sync'
             changed.messages = true;
             this.#emit('history', { hasMore: e.hasMore });
             break;
@@ -449,8 +771,9 @@ export function createClientClass(platform) {
 
     // Full reload from the core (after history merges); unchanged messages keep
     // their identity so store selectors do not re-render them.
-    #reloadMessages() {
-      const fresh = this.#session.messages();
+    #reloadMessages(given) {
+      const fresh = given ?? this.#session?.messages();
+      if (!fresh) return;
       const byId = new Map(this.#messages.map((m) => [m.id, m]));
       const list = fresh.map((m) => {
         const old = byId.get(m.id);
@@ -484,7 +807,9 @@ export function createClientClass(platform) {
 
     // Resolves when the status satisfies `pred` (now, or at a later change).
     #waitStatus(pred) {
-      if (this.#closed || pred(this.#connection.status)) return Promise.resolve();
+      if (this.#closed || (this.#role !== 'follower' || this.#synced) && pred(this.#connection.status)) {
+        return Promise.resolve();
+      }
       return new Promise((resolve) => this.#waiters.push({ pred, resolve }));
     }
 

@@ -2,42 +2,137 @@
 // browser's, or an injected one in Node), SQLite in memory or persisted to
 // IndexedDB through Emscripten's IDBFS, and page lifecycle hooks.
 import { ChatError } from './errors.mjs';
+import { joinTabs, newMessageId } from './tabs.mjs';
 
-const IDB_ROOT = '/chatwire-idb';
+// Each storage is its own IDBFS mount (and so its own IndexedDB database,
+// named after the mount point): a sync writes only that storage's file. With
+// one mount for every storage, a tab's stale copy of another storage's file
+// overwrote that storage on every sync (IDBFS copies whatever differs).
+const IDB_ROOT = '/chatwire';
+// Where version 0.1 kept every storage, in one mount; read once to migrate.
+const LEGACY_ROOT = '/chatwire-idb';
 
 export function createWasmPlatform({ ready, native, readImage, defaultWebSocket }) {
-  let mounted = null;
-  let flushTimer = null;
+  const mounts = new Map();  // db name -> Promise of its mount point
 
-  function syncfs(populate) {
+  // FS.syncfs syncs every mount; this syncs one (IDBFS's own entry point).
+  function syncMount(populate, dir) {
     const FS = native().FS;
-    return new Promise((resolve, reject) => FS.syncfs(populate, (err) => (err ? reject(err) : resolve())));
+    const { mount } = FS.lookupPath(dir).node;
+    return new Promise((resolve, reject) => mount.type.syncfs(mount, populate, (err) => (err ? reject(err) : resolve())));
   }
 
-  async function mountIndexedDb() {
-    mounted ??= (async () => {
-      const FS = native().FS;
-      FS.mkdir(IDB_ROOT);
-      FS.mount(FS.filesystems.IDBFS, {}, IDB_ROOT);
-      await syncfs(true);
-    })();
-    return mounted;
-  }
-
-  // Persist: debounced after committed batches, at once on pagehide/close.
-  function flush(immediate) {
-    if (!mounted) return;
-    clearTimeout(flushTimer);
-    if (immediate) {
-      syncfs(false).catch(() => {});
-    } else {
-      flushTimer = setTimeout(() => syncfs(false).catch(() => {}), 50);
+  function mkdirs(dir) {
+    const FS = native().FS;
+    let at = '';
+    for (const part of dir.split('/').filter(Boolean)) {
+      at += `/${part}`;
+      try { FS.mkdir(at); } catch { /* exists */ }
     }
   }
+
+  // Mounts (first time) or re-reads (later) one storage's directory from
+  // IndexedDB. Only a tab about to open the database calls this: a leader
+  // right before it opens the file, never a follower.
+  async function mountStorage(db) {
+    const FS = native().FS;
+    const dir = `${IDB_ROOT}/${db}`;
+    if (!mounts.has(db)) {
+      mounts.set(db, (async () => {
+        mkdirs(dir);
+        FS.mount(FS.filesystems.IDBFS, {}, dir);
+        await syncMount(true, dir);
+        await migrateLegacy(db, dir);
+      })());
+      await mounts.get(db);
+    } else {
+      await mounts.get(db);
+      await syncMount(true, dir);  // another tab may have led (and written) since
+    }
+    return dir;
+  }
+
+  // One at a time: two storages opened at once would mount the old root twice.
+  let migrating = Promise.resolve();
+  function migrateLegacy(db, dir) {
+    const run = migrating.then(() => copyLegacy(db, dir));
+    migrating = run.catch(() => {});
+    return run;
+  }
+
+  async function copyLegacy(db, dir) {
+    const FS = native().FS;
+    const file = `${dir}/chat.sqlite`;
+    if (FS.analyzePath(file).exists) return;
+    mkdirs(LEGACY_ROOT);
+    FS.mount(FS.filesystems.IDBFS, {}, LEGACY_ROOT);
+    try {
+      await syncMount(true, LEGACY_ROOT);
+      const old = `${LEGACY_ROOT}/${db}.sqlite`;
+      if (FS.analyzePath(old).exists) {
+        FS.writeFile(file, FS.readFile(old));
+        await syncMount(false, dir);
+      }
+    } finally {
+      FS.unmount(LEGACY_ROOT);  // never written back: the old database stays as it was
+    }
+  }
+
+  // Persisting one storage: syncs run one at a time; flush() resolves once a
+  // sync that started after the call has finished (the tab layer tells other
+  // tabs "stored for good" only then). Debounced unless `immediate`.
+  function persister(dir) {
+    let timer = null;
+    let running = null;
+    let again = false;
+    let waiting = [];
+    const run = () => {
+      clearTimeout(timer);
+      timer = null;
+      if (running) {
+        again = true;
+        return;
+      }
+      const batch = waiting;
+      waiting = [];
+      running = syncMount(false, dir).then(() => true, () => false).then((ok) => {
+        running = null;
+        for (const w of batch) w(ok);
+        if (again || waiting.length) {
+          again = false;
+          if (waiting.length) run();
+        }
+      });
+    };
+    return {
+      flush(immediate) {
+        return new Promise((resolve) => {
+          waiting.push(resolve);
+          if (immediate) run();
+          else if (!timer) timer = setTimeout(run, 50);
+        });
+      },
+    };
+  }
+
+  const indexedDbName = (name) => (name === 'indexeddb' ? 'chatwire' : name.slice('indexeddb:'.length).replace(/[^\w.-]/g, '_'));
 
   return {
     ready,
     defaultStorage: typeof indexedDB === 'undefined' ? 'memory' : 'indexeddb',
+
+    /**
+     * Which storage `name` means, without opening it: `key` names it for the
+     * tab layer (null for memory, which no other tab can see).
+     */
+    storageKey(name) {
+      if (name === 'memory' || name === ':memory:' || typeof indexedDB === 'undefined') return null;
+      if (name === 'indexeddb' || name.startsWith('indexeddb:')) return `indexeddb:${indexedDbName(name)}`;
+      return null;
+    },
+
+    joinTabs,
+    newMessageId,
 
     async openStorage(name) {
       if (name === 'memory' || name === ':memory:') return { path: ':memory:' };
@@ -45,13 +140,13 @@ export function createWasmPlatform({ ready, native, readImage, defaultWebSocket 
         if (typeof indexedDB === 'undefined') {
           throw new ChatError('invalid_field', "options.storage 'indexeddb' needs a browser with IndexedDB");
         }
-        await mountIndexedDb();
-        const db = name === 'indexeddb' ? 'chatwire' : name.slice('indexeddb:'.length).replace(/[^\w.-]/g, '_');
+        const dir = await mountStorage(indexedDbName(name));
+        const saver = persister(dir);
         return {
-          path: `${IDB_ROOT}/${db}.sqlite`,
+          path: `${dir}/chat.sqlite`,
           journalMode: 'MEMORY',  // IDBFS persists whole files: no journal file to sync
-          flush,
-          close: () => syncfs(false).catch(() => {}),
+          flush: (immediate) => saver.flush(immediate),
+          close: () => saver.flush(true),
         };
       }
       throw new ChatError('invalid_field',

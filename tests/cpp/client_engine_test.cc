@@ -199,9 +199,12 @@ std::string gif(uint16_t w, uint16_t h) { return test_images::minimal_gif(w, h);
 
 // ------------------------------------------------------------------ harness
 
+// WebSocket only: the reconnect tests count refused WebSockets as failed
+// attempts; the HTTP fallback has its own tests (ClientEngineTransports).
 ClientConfig test_config() {
   ClientConfig c;
   c.url = "ws://127.0.0.1:8080/ws/chat";
+  c.transports = {"websocket"};
   return c;
 }
 
@@ -525,6 +528,56 @@ TEST(ClientEngineConnection, NoConfirmWithinThreeHeartbeatsIsAFailedAttempt) {
   EXPECT_EQ(c.connection().s("/status"), "reconnecting");
 }
 
+// Issue 14.14: a connect_confirm the codec refuses fails the try at once
+// (close 1002, the normal backoff), not at the 30 s try deadline.
+TEST(ClientEngineConnection, InvalidConnectConfirmFailsTheAttemptAtOnce) {
+  Client c;
+  c.connect();
+  c.open();
+  c.clear();
+  std::string bad = connect_confirm();
+  const std::string field = "\"heartbeatMs\":10000";
+  ASSERT_NE(bad.find(field), std::string::npos);
+  bad.replace(bad.find(field), field.size(), "\"heartbeatMs\":0");
+  c.frame(bad);
+  auto closes = c.of_kind(Kind::close);
+  ASSERT_EQ(closes.size(), 1u);
+  EXPECT_EQ(closes[0]->code, 1002);
+  EXPECT_EQ(c.connection().s("/status"), "reconnecting");
+  EXPECT_EQ(c.connection().i("/attempt"), 1);
+  EXPECT_EQ(c.connection().i("/nextRetryAt"), kT0 + 5000);
+  auto errors = c.events_of("error");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].s("/error/code"), "invalid_field");
+  EXPECT_EQ(errors[0].s("/error/message"),
+            "the server's connect_confirm is invalid (field 'heartbeatMs' must be an integer >= 1); "
+            "the connection attempt failed");
+  EXPECT_EQ(c.system_kinds(), (Strings{"error", "reconnecting"}));
+  // Nothing more from the abandoned socket counts; the retry is the next deadline.
+  c.frame(connect_confirm());
+  EXPECT_EQ(c.connection().s("/status"), "reconnecting");
+  c.clear();
+  EXPECT_EQ(c.tick(), kT0 + 5000);
+  EXPECT_EQ(c.of_kind(Kind::open).size(), 1u);
+  c.open();
+  c.frame(connect_confirm());
+  EXPECT_EQ(c.connection().s("/status"), "open");
+}
+
+// A frame of an unknown type before the confirm (a newer server) is not a
+// refusal: the try goes on.
+TEST(ClientEngineConnection, UnknownFrameBeforeConfirmDoesNotFailTheAttempt) {
+  Client c;
+  c.connect();
+  c.open();
+  c.clear();
+  c.frame(R"({"type":"surprise","timestamp":"2026-11-23T13:47:50.123Z"})");
+  EXPECT_TRUE(c.of_kind(Kind::close).empty());
+  EXPECT_EQ(c.connection().s("/status"), "connecting");
+  c.frame(connect_confirm());
+  EXPECT_EQ(c.connection().s("/status"), "open");
+}
+
 TEST(ClientEngineConnection, HeartbeatPingsEveryIntervalAndThreeSilentIntervalsAreLost) {
   Client c;
   c.connect_and_confirm();
@@ -736,6 +789,34 @@ TEST(ClientEngineMessages, SendValidatesBeforeStoringAndStoresNothingOnError) {
   auto bare = c.engine->send(c.now, R"({"content":"two"})", {png(3, 2), gif(1, 1)});
   ASSERT_TRUE(bare.ok()) << bare.error().message;
   EXPECT_EQ(c.messages().size("/1/images"), 2u);
+}
+
+// A browser tab hands its draft to the leader tab and, when that tab dies
+// before persisting it, sends it again to the next leader with the same id:
+// a draft naming a stored messageId stores nothing and answers that id.
+TEST(ClientEngineMessages, SendWithAGivenMessageIdIsIdempotent) {
+  Client c;
+  const std::string id = "6f1c1a52-3b9e-4c1d-9a47-2f7e4b1d0c11";
+  auto first = c.engine->send(c.now, R"({"content":"once","messageId":")" + id + R"("})", {});
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(*first, id);
+  c.clear();
+  auto again = c.engine->send(c.now, R"({"content":"once","messageId":")" + id + R"("})", {});
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(*again, id);
+  c.drain();
+  EXPECT_TRUE(c.events_of("message").empty());
+  EXPECT_EQ(*c.store->message_count(), 1);
+  EXPECT_EQ(c.store->outbox()->size(), 1u);
+  c.connect_and_confirm();
+  EXPECT_EQ(c.sent_types(), (Strings{"connect", "message"}));
+  EXPECT_EQ(c.sent()[1].s("/messageId"), id);
+
+  auto bad = c.engine->send(c.now, R"({"content":"x","messageId":"not-a-uuid"})", {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::invalid_field);
+  EXPECT_NE(bad.error().message.find("messageId"), std::string::npos);
+  EXPECT_EQ(*c.store->message_count(), 1);
 }
 
 TEST(ClientEngineMessages, OutboxIsStoredOfflineAndResentInOrderAfterEveryConfirmWithoutDuplicates) {
@@ -999,6 +1080,7 @@ TEST(ClientEngineReplies, DeltasAreAssembledByIndexOutOfOrderDuplicatesAndGaps) 
   EXPECT_EQ(d[0].s("/messageId"), "r1");
   EXPECT_EQ(d[0].i("/index"), 0);
   EXPECT_EQ(d[0].s("/delta"), "Hel");
+  EXPECT_FALSE(d[0].has("/content"));  // the piece only: the text so far made a reply O(n^2) (issue 14.13)
 
   c.clear();
   c.frame(delta("r1", m, 2, "wor"));  // early: held
@@ -1350,11 +1432,13 @@ TEST(ClientEngineRecovery, LocalPagesLoadBeforeAskingTheServer) {
     Client c(cfg, db.path());
     for (int i = 0; i < 5; ++i) ids.push_back(c.send("m" + std::to_string(i)));
   }
-  Client c(cfg, db.path());
-  J m = c.messages();
-  ASSERT_EQ(m.size(), 5u);  // all still in the outbox, so all loaded
-  c.connect_and_confirm();
-  for (int i = 0; i < 5; ++i) c.frame(confirm(ids[i], i + 1));
+  {
+    Client c(cfg, db.path());
+    J m = c.messages();
+    ASSERT_EQ(m.size(), 5u);  // all still in the outbox, so all loaded
+    c.connect_and_confirm();
+    for (int i = 0; i < 5; ++i) c.frame(confirm(ids[i], i + 1));
+  }
   Client d(cfg, db.path());  // a third run: nothing queued, one page
   ASSERT_EQ(d.messages().size(), 2u);
   EXPECT_EQ(d.messages().s("/0/id"), ids[3]);
@@ -1475,5 +1559,73 @@ TEST(ClientEngineConfig, OptionsAreReadFromJsonAndCheckedAtCreate) {
   EXPECT_FALSE(ClientEngine::create(jitter, **store, entropy, kT0).ok());
 }
 
+// ------------------------------------------------------------------ transports
+
+// PROTOCOL.md "HTTP fallback transport": a WebSocket that cannot be opened
+// switches to HTTP at once, within the same attempt; the next attempt tries
+// the WebSocket first again.
+TEST(ClientEngineTransports, ARefusedWebSocketFallsBackToHttpInTheSameAttempt) {
+  ClientConfig cfg = test_config();
+  cfg.transports = {"websocket", "http"};
+  Client c(cfg);
+  c.connect();
+  ASSERT_EQ(c.of_kind(Kind::open).size(), 1u);
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "websocket");
+  EXPECT_EQ(c.connection().s("/transport"), "websocket");
+  c.clear();
+  c.close(1006, 403);  // the proxy refused the upgrade
+  ASSERT_EQ(c.of_kind(Kind::open).size(), 1u);
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "http");
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->url, "ws://127.0.0.1:8080/ws/chat");
+  EXPECT_EQ(c.connection().i("/attempt"), 0);  // not a reconnect attempt
+  EXPECT_EQ(c.connection().s("/status"), "connecting");
+  c.open();
+  c.frame(connect_confirm("conv-1", false, true, 10000));
+  EXPECT_EQ(c.connection().s("/status"), "open");
+  EXPECT_EQ(c.connection().s("/transport"), "http");
+  // Lost: the next attempt starts with the WebSocket again.
+  c.clear();
+  c.close(1006, 0);
+  while (c.of_kind(Kind::open).empty()) c.tick();
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "websocket");
+}
+
+TEST(ClientEngineTransports, HttpFailingToo_IsOneFailedAttempt_AndTicketsAreFetchedAfresh) {
+  ClientConfig cfg = test_config();
+  cfg.transports = {"websocket", "http"};
+  cfg.use_tickets = true;
+  Client c(cfg);
+  c.connect();
+  c.engine->handle_ticket(c.now, std::string("t1"));
+  c.drain();
+  c.clear();
+  c.close(1006, 403);
+  // a ticket is single-use: a fresh one for the HTTP try
+  ASSERT_EQ(c.actions.size(), 1u);
+  EXPECT_EQ(c.actions[0].kind, Kind::fetch_ticket);
+  c.clear();
+  c.engine->handle_ticket(c.now, std::string("t2"));
+  c.drain();
+  ASSERT_EQ(c.of_kind(Kind::open).size(), 1u);
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->transport, "http");
+  EXPECT_EQ(c.of_kind(Kind::open)[0]->url, "ws://127.0.0.1:8080/ws/chat?ticket=t2");
+  c.close(1006, 401);
+  EXPECT_EQ(c.connection().i("/attempt"), 1);
+  EXPECT_EQ(c.connection().s("/status"), "reconnecting");
+}
+
+TEST(ClientEngineTransports, TheOptionIsChecked) {
+  for (const char* bad : {R"({"url":"ws://h/ws/chat","transports":[]})", R"({"url":"ws://h/ws/chat","transports":["smtp"]})",
+                          R"({"url":"ws://h/ws/chat","transports":["http","http"]})", R"({"url":"ws://h/ws/chat","transports":"http"})"}) {
+    auto r = chatwire::client::client_config_from_json(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message.find("transports"), std::string::npos) << r.error().message;
+  }
+  auto ok = chatwire::client::client_config_from_json(R"({"url":"ws://h/ws/chat","transports":["http"]})");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->transports, (std::vector<std::string>{"http"}));
+}
+
 }  // namespace
 }  // namespace chatwire::client
+

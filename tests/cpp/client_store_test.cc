@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -80,10 +81,43 @@ TEST(ClientStoreSchema, JournalModeOptionIsApplied) {
   TempDb db;
   ClientStoreOptions options;
   options.journal_mode = "MEMORY";
-  auto s = ClientStore::open(db.path(), options);
-  ASSERT_TRUE(s.ok()) << s.error().message;
+  {
+    auto s = ClientStore::open(db.path(), options);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+  }
   options.journal_mode = "MEMORY; DROP TABLE meta";
   EXPECT_FALSE(ClientStore::open(db.path(), options).ok());
+}
+
+// Two clients on one file would overwrite each other's rows (each keeps its
+// state in memory): the second is refused, in this process or another, until
+// the first closes.
+TEST(ClientStoreSchema, ASecondStoreOnTheSameFileIsRefusedUntilTheFirstCloses) {
+  TempDb db;
+  auto first = open_store(db.path());
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->set_meta("clientId", "c-1").ok());
+  auto second = ClientStore::open(db.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.error().code, ErrorCode::invalid_field);
+  EXPECT_NE(second.error().message.find("in use by another ChatClient"), std::string::npos)
+      << second.error().message;
+  EXPECT_NE(second.error().message.find(db.path()), std::string::npos) << second.error().message;
+
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto other = ClientStore::open(db.path());
+    _exit(!other.ok() && other.error().message.find("in use by another ChatClient") != std::string::npos ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "another process was not refused";
+
+  first.reset();
+  auto later = open_store(db.path());
+  ASSERT_TRUE(later);
+  EXPECT_EQ(**later->meta("clientId"), "c-1");
 }
 
 TEST(ClientStoreMessages, FullRecordRoundTripsThroughTheDatabase) {

@@ -1,8 +1,10 @@
 // Issue 15: heartbeats follow min(client heartbeatMs, server heartbeatMs), and a
 // server given only heartbeatTimeoutMs advertises a heartbeat its clients can keep.
-// Node addon build (the WASM build is rebuilt separately from the same core).
+// The client tests run for both builds (the WASM client with the `ws` package
+// as its WebSocket); the server option checks once.
 const WebSocket = require('ws');
-const { ChatServer, ChatClient } = require('chatwire');
+const { ChatServer } = require('chatwire');
+const { builds } = require('./builds');
 const { WsProbe } = require('./wsclient');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -18,7 +20,9 @@ function until(pred, timeoutMs = 5000, what = 'condition') {
   });
 }
 
-describe('heartbeat (issue 15)', () => {
+describe.each(builds)('heartbeat (issue 15, %s client)', (name, cw) => {
+  beforeAll(() => cw.init());
+
   test('a client with heartbeatMs 150 pings every 150 ms against a server advertising 10000, and notices silence', async () => {
     const pings = [];
     let live = true;  // answers pings while true; silent after
@@ -39,8 +43,8 @@ describe('heartbeat (issue 15)', () => {
     });
     await new Promise((r) => wss.once('listening', r));
     const url = `ws://127.0.0.1:${wss.address().port}/ws/chat`;
-    const c = await ChatClient.create({
-      url, storage: 'memory', heartbeatMs: 150, reconnect: { delaysMs: [5000], minDelayMs: 5000 },
+    const c = await cw.ChatClient.create({
+      url, storage: 'memory', WebSocket, heartbeatMs: 150, reconnect: { delaysMs: [5000], minDelayMs: 5000 },
     });
     try {
       c.connect();
@@ -73,7 +77,7 @@ describe('heartbeat (issue 15)', () => {
       expect(cc.heartbeatMs).toBe(100);
       await probe.close();
 
-      const c = await ChatClient.create({ url, storage: 'memory' });  // default heartbeatMs 10000: follows the server
+      const c = await cw.ChatClient.create({ url, storage: 'memory', WebSocket });  // default heartbeatMs 10000: follows the server
       const statuses = [];
       c.on('connection', (s) => statuses.push(s.status));
       c.connect();
@@ -88,6 +92,9 @@ describe('heartbeat (issue 15)', () => {
     }
   });
 
+});
+
+describe('heartbeat server options (issue 15)', () => {
   test('heartbeatTimeoutMs shorter than heartbeatMs is refused by the constructor', () => {
     expect(() => new ChatServer({ heartbeatMs: 1000, heartbeatTimeoutMs: 500 }))
       .toThrow(/heartbeatTimeoutMs.*heartbeatMs/);

@@ -167,7 +167,9 @@ describe('load_messages pages by bytes and is paid by its cost (issue 14.3)', ()
     const limited = answers.filter((f) => f.type === 'error' && f.code === 'rate_limited');
     console.log(`100 load_messages in batches of 10: ${histories} pages, ${limited.length} rate_limited`);
     expect(histories).toBeGreaterThan(30);
-    expect(histories).toBeLessThan(90);  // refills while the batches travel
+    // How many more refill while the batches travel depends on the machine's
+    // load; before the fix every one of the 100 was answered.
+    expect(limited.length).toBeGreaterThan(0);
     expect(limited.length).toBe(100 - histories);
     expect(limited[0].retryAfterMs).toBeGreaterThan(0);
     p.close();
@@ -252,10 +254,24 @@ describe('the database is checked and its failures reported (issue 14.8)', () =>
     return file;
   }
 
+  // A copy of the built package that another user can read (a checkout in a
+  // mode-700 temp dir, as CI makes, is not readable by `nobody`).
+  function readableCopy() {
+    const root = path.dirname(path.dirname(require.resolve('chatwire')));
+    const dst = path.join(tmp, 'pkg');
+    if (!fs.existsSync(dst)) {
+      fs.cpSync(path.join(root, 'dist', 'node.cjs'), path.join(dst, 'dist', 'node.cjs'));
+      fs.cpSync(path.join(root, 'build', 'Release', 'chatwire.node'), path.join(dst, 'build', 'Release', 'chatwire.node'));
+      fs.cpSync(path.dirname(require.resolve('zustand/package.json')), path.join(dst, 'node_modules', 'zustand'), { recursive: true });
+      fs.chmodSync(tmp, 0o755);
+    }
+    return JSON.stringify(path.join(dst, 'dist', 'node.cjs'));
+  }
+
   function listenIn(options, spawnOptions = {}) {
     const script = path.join(tmp, `listen-${Date.now()}.cjs`);
     fs.writeFileSync(script, `
-      const { ChatServer } = require(${CHATWIRE});
+      const { ChatServer } = require(${spawnOptions.uid !== undefined ? readableCopy() : CHATWIRE});
       const server = new ChatServer({ port: 0, ...JSON.parse(process.env.OPTIONS) });
       server.listen().then(() => { console.log('LISTENING'); return server.close(); },
                            (e) => console.log('REJECTED ' + e.message));`);

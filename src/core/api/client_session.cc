@@ -152,6 +152,8 @@ std::string ClientSession::drain() {
         w.String("open");
         w.Key("url");
         w.String(a->url.c_str(), static_cast<rapidjson::SizeType>(a->url.size()));
+        w.Key("transport");
+        w.String(a->transport.c_str(), static_cast<rapidjson::SizeType>(a->transport.size()));
         break;
       case Kind::close:
         w.String("close");

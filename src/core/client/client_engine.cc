@@ -41,7 +41,9 @@
 //   was open and is lost (a close, or nothing received for 3 x heartbeat)
 //   starts an outage: attempt 1 after delay(1). Reaching open resets the count.
 //   A try fails on handle_close before confirm (a refused handshake included),
-//   a failed ticket, or no confirm within 3 x heartbeat_ms of its start.
+//   a failed ticket, a frame the codec refuses before the confirm (close 1002
+//   at once: refuse_handshake), or no confirm within 3 x heartbeat_ms of its
+//   start.
 //   After the engine emits `close` it ignores that socket: the host must not
 //   report events of a socket it was asked to close.
 //
@@ -73,8 +75,9 @@
 // (delta / response carry it); before that (thinking, tool_call, component
 // first) it has the provisional id "reply:<replyTo>", and the message event
 // that switches to the server id carries "replacesId". Deltas are assembled
-// by index in memory (early ones held, duplicates dropped, gaps wait); the
-// response replaces the text. Deltas are not persisted on their own (the
+// by index in memory (early ones held, duplicates dropped, gaps wait); a delta
+// event carries the piece, never the text so far (that made a long reply
+// O(n^2)); the response replaces the text. Deltas are not persisted on their own (the
 // response always carries the whole text and deltas are never replayed).
 //
 // Order: messages have an integer local order (ord). Live messages are
@@ -327,6 +330,27 @@ Result<ClientConfig> client_config_from_json(std::string_view json) {
   integer(doc, "toolTimeoutMs", "toolTimeoutMs", &c.tool_timeout_ms);
   integer(doc, "typingIdleMs", "typingIdleMs", &c.typing_idle_ms);
   integer(doc, "historyPage", "historyPage", &c.history_page);
+  if (auto it = doc.FindMember("transports"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    const rapidjson::Value& t = it->value;
+    bool ok = t.IsArray() && !t.Empty();
+    std::vector<std::string> list;
+    if (ok) {
+      for (const auto& v : t.GetArray()) {
+        std::string name = v.IsString() ? std::string(v.GetString(), v.GetStringLength()) : std::string();
+        if ((name != "websocket" && name != "http") ||
+            std::find(list.begin(), list.end(), name) != list.end()) {
+          ok = false;
+          break;
+        }
+        list.push_back(std::move(name));
+      }
+    }
+    if (!ok) {
+      fail("option 'transports' must be a non-empty list of 'websocket' and/or 'http', each at most once");
+    } else {
+      c.transports = std::move(list);
+    }
+  }
   if (auto it = doc.FindMember("useTickets"); it != doc.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsBool()) {
       fail("option 'useTickets' must be true or false");
@@ -504,6 +528,13 @@ std::string ClientEngine::connection_json() const {
   w.Key("nextRetryAt");
   if (next_retry_at_) {
     w.Int64(*next_retry_at_);
+  } else {
+    w.Null();
+  }
+  w.Key("transport");
+  if (phase_ == Phase::opening || phase_ == Phase::handshake || phase_ == Phase::confirmed) {
+    const std::string& t = config_.transports[transport_];
+    w.String(t.data(), static_cast<rapidjson::SizeType>(t.size()));
   } else {
     w.Null();
   }
@@ -696,15 +727,45 @@ void ClientEngine::disconnect(int64_t now) {
 
 void ClientEngine::start_try(int64_t now) {
   attempt_deadline_ = now + 3 * config_.heartbeat_ms;
+  transport_ = 0;  // every try starts with the first transport (the WebSocket)
   if (config_.use_tickets) {
     phase_ = Phase::ticket;
     actions_.push_back(make_action(Action::Kind::fetch_ticket));
   } else {
-    phase_ = Phase::opening;
-    Action a = make_action(Action::Kind::open);
-    a.url = config_.url;
-    actions_.push_back(std::move(a));
+    open_now(std::string());
   }
+}
+
+void ClientEngine::open_now(const std::string& ticket) {
+  phase_ = Phase::opening;
+  Action a = make_action(Action::Kind::open);
+  a.url = config_.url;
+  if (!ticket.empty()) {
+    const char sep = config_.url.find('?') == std::string::npos ? '?' : '&';
+    a.url += sep;
+    a.url += "ticket=" + url_encode(ticket);
+  }
+  a.transport = config_.transports[transport_];
+  actions_.push_back(std::move(a));
+}
+
+// The WebSocket of this try could not be opened: the next transport, now,
+// in the same try (a ticket is single-use: a fresh one first). False when
+// there is none left.
+bool ClientEngine::fall_back(int64_t now) {
+  if (transport_ + 1 >= config_.transports.size()) return false;
+  ++transport_;
+  drop_socket();
+  attempt_deadline_ = now + 3 * config_.heartbeat_ms;
+  emit_system("info", "The WebSocket could not be opened; trying " + config_.transports[transport_]);
+  if (config_.use_tickets) {
+    phase_ = Phase::ticket;
+    actions_.push_back(make_action(Action::Kind::fetch_ticket));
+  } else {
+    open_now(std::string());
+  }
+  emit_connection();
+  return true;
 }
 
 void ClientEngine::handle_ticket(int64_t now, std::optional<std::string> ticket) {
@@ -715,11 +776,7 @@ void ClientEngine::handle_ticket(int64_t now, std::optional<std::string> ticket)
     attempt_failed(now, "ticket provider failed");
     return;
   }
-  phase_ = Phase::opening;
-  Action a = make_action(Action::Kind::open);
-  const char sep = config_.url.find('?') == std::string::npos ? '?' : '&';
-  a.url = config_.url + sep + "ticket=" + url_encode(*ticket);
-  actions_.push_back(std::move(a));
+  open_now(*ticket);
 }
 
 void ClientEngine::handle_open(int64_t now) {
@@ -745,6 +802,8 @@ void ClientEngine::handle_close(int64_t now, int code, int http_status) {
     case Phase::waiting_retry:
       return;  // no socket of ours
     case Phase::opening:
+      if (fall_back(now)) return;
+      [[fallthrough]];
     case Phase::handshake: {
       std::string why = http_status != 0 ? "handshake refused with HTTP " + std::to_string(http_status)
                                          : "closed before confirm (code " + std::to_string(code) + ")";
@@ -756,6 +815,31 @@ void ClientEngine::handle_close(int64_t now, int code, int http_status) {
       on_lost(now, "closed with code " + std::to_string(code), false);
       return;
   }
+}
+
+// A frame the codec refuses while waiting for connect_confirm (issue 14.14:
+// `heartbeatMs: 0`): this server cannot be followed, so the try fails now
+// instead of at its deadline. The socket is closed with 1002 (protocol error)
+// and the next attempt follows the normal backoff. A frame of an unknown type
+// is not a refusal (a newer server may send one); it waits as before.
+void ClientEngine::refuse_handshake(int64_t now, std::string_view text, const Error& e) {
+  std::string type;
+  rapidjson::Document doc;
+  if (protocol::parse_json_frame(text, config_.limits, doc) && doc.IsObject()) {
+    auto it = doc.FindMember("type");
+    if (it != doc.MemberEnd() && it->value.IsString()) type.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+  const std::string what = type == "connect_confirm" ? "the server's connect_confirm is invalid"
+                           : type.empty()              ? "a frame from the server before connect_confirm is unreadable"
+                                                       : "the server's " + type + " before connect_confirm is invalid";
+  const std::string why = what + " (" + e.message + ")";
+  emit_error(Error(e.code, why + "; the connection attempt failed"));
+  emit_system("error", "Connection failed: " + why);
+  Action a = make_action(Action::Kind::close);
+  a.code = 1002;
+  a.text = "protocol error";
+  actions_.push_back(std::move(a));
+  attempt_failed(now, why);
 }
 
 void ClientEngine::attempt_failed(int64_t now, const std::string& why) {
@@ -1070,6 +1154,21 @@ Result<std::string> ClientEngine::send(int64_t now, std::string_view draft_json,
   if (draft.HasParseError() || !draft.IsObject()) {
     return Error(ErrorCode::bad_json, "the draft must be a JSON object");
   }
+  // A caller-chosen messageId makes send idempotent across hosts: a browser tab
+  // that handed a draft to the leader tab sends it again, with the same id, to
+  // whichever tab leads next; a message already stored under that id is
+  // answered with its id and nothing is stored twice.
+  std::string given_id;
+  if (auto it = draft.FindMember("messageId"); it != draft.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsString() || !is_uuid(std::string_view(it->value.GetString(), it->value.GetStringLength()))) {
+      return invalid("field 'messageId' must be a UUID");
+    }
+    given_id.assign(it->value.GetString(), it->value.GetStringLength());
+    if (find(given_id)) return given_id;
+    auto stored = store_.find_message(given_id);
+    if (!stored) return stored.error();
+    if (*stored) return given_id;
+  }
   std::string content;
   if (auto it = draft.FindMember("content"); it != draft.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsString()) return invalid("field 'content' must be a string");
@@ -1154,7 +1253,7 @@ Result<std::string> ClientEngine::send(int64_t now, std::string_view draft_json,
                                            std::to_string(limits.max_frame_bytes) + "-byte frame limit");
   }
 
-  m.id = uuid_v4(entropy_);
+  m.id = given_id.empty() ? uuid_v4(entropy_) : given_id;
   m.role = "user";
   m.conversation_id = conversation_id_;
   m.status = "queued";
@@ -1475,7 +1574,11 @@ void ClientEngine::handle_frame(int64_t now, std::string_view text) {
   last_rx_at_ = now;
   auto decoded = protocol::decode_server_frame(text, config_.limits);
   if (!decoded) {
-    emit_error(decoded.error());
+    if (phase_ == Phase::handshake && decoded.error().code != ErrorCode::unknown_type) {
+      refuse_handshake(now, text, decoded.error());
+    } else {
+      emit_error(decoded.error());
+    }
     return;
   }
   const protocol::ServerFrame& frame = *decoded;
@@ -1590,8 +1693,7 @@ void ClientEngine::on_delta(const protocol::Delta& d) {
     put(w, "messageId", m.id);
     w.Key("index");
     w.Int64(index);
-    put(w, "delta", piece);
-    put(w, "content", m.content);
+    put(w, "delta", piece);  // the piece only: the text so far would make a reply O(n^2) (issue 14.13)
     w.EndObject();
     emit(text_of(buf));
   };

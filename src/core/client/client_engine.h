@@ -44,6 +44,11 @@ struct ClientConfig {
   int64_t heartbeat_ms = 10000; // ping interval until connect_confirm says otherwise
   ReconnectPolicy reconnect;
   bool use_tickets = false;     // fetch a ticket before every attempt
+  // Transports to try, in order (PROTOCOL.md "HTTP fallback transport"):
+  // every attempt starts with the first; a WebSocket that cannot be opened
+  // (refused or failed before open) switches to "http" at once, within the
+  // same attempt (not counted as a reconnect attempt).
+  std::vector<std::string> transports{"websocket", "http"};
   Limits limits;                // what the server refuses; send() refuses the same
   int64_t tool_timeout_ms = 30000;
   int64_t typing_idle_ms = 1000;
@@ -75,6 +80,7 @@ class ClientEngine {
   struct Action {
     enum class Kind { open, close, transmit, fetch_ticket, run_tool } kind;
     std::string url;
+    std::string transport;  // open: "websocket" | "http"
     int code = 0;
     std::string text;
     std::string tool_call_id, tool_name, arguments_json;
@@ -116,7 +122,9 @@ class ClientEngine {
   // image with media::check_image, the type sniffed when mimeType is absent,
   // the whole frame size) BEFORE storing: on error nothing is stored. Then
   // stores the message (queued) and its outbox entry in one batch and, when
-  // open, writes it (sent). Returns the new messageId (uuid v4).
+  // open, writes it (sent). Returns the new messageId (uuid v4), or the
+  // draft's "messageId" (a UUID) when it has one: a draft whose messageId is
+  // already stored stores nothing and returns that id (idempotent resend).
   // Poll: a message event; transmit when open.
   Result<std::string> send(int64_t now, std::string_view draft_json, std::vector<std::string> image_bytes);
   // Sends a failed message again with the same messageId (queued, or sent
@@ -224,6 +232,7 @@ class ClientEngine {
   void start_cycle(int64_t now);
   void start_try(int64_t now);
   void attempt_failed(int64_t now, const std::string& why);
+  void refuse_handshake(int64_t now, std::string_view text, const Error& e);
   void on_lost(int64_t now, const std::string& why, bool close_socket);
   void schedule_retry(int64_t now);
   void on_confirm(int64_t now, const protocol::ConnectConfirm& c);
@@ -292,6 +301,9 @@ class ClientEngine {
   Status status_ = Status::idle;
   Phase phase_ = Phase::none;
   int attempt_ = 0;
+  size_t transport_ = 0;  // index into config_.transports for the current try
+  void open_now(const std::string& ticket);
+  bool fall_back(int64_t now);
   std::optional<int64_t> next_retry_at_;
   std::optional<int64_t> attempt_deadline_;
   int64_t heartbeat_ms_ = 10000;  // from connect_confirm once open

@@ -1,5 +1,7 @@
 #include "core/store/client_store.h"
 
+#include <sqlite3.h>
+
 #include <cctype>
 
 #include <rapidjson/document.h>
@@ -306,6 +308,27 @@ Result<std::unique_ptr<ClientStore>> ClientStore::open(const std::string& path,
   auto db = Database::open(path);
   if (!db) return db.error();
   std::unique_ptr<ClientStore> store(new ClientStore(std::move(*db)));
+  if (path != ":memory:" && !path.empty()) {
+    // One ChatClient per file. The engine keeps its messages, outbox and seq
+    // in memory and writes without re-reading, so a second client on the same
+    // file (in this process or another) would overwrite the first one's rows.
+    // The first client takes SQLite's exclusive lock and keeps it until it
+    // closes; a second one is refused at once instead of waiting.
+    sqlite3* h = store->db_->handle();
+    sqlite3_busy_timeout(h, 0);
+    auto locked = store->db_->exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; COMMIT");
+    if (!locked) {
+      const int code = sqlite3_errcode(h) & 0xff;
+      if (code == SQLITE_BUSY || code == SQLITE_LOCKED) {
+        return Error(ErrorCode::invalid_field,
+                     "options.storage '" + path +
+                         "' is in use by another ChatClient (in this process or another); close that client "
+                         "first, or give each client its own file");
+      }
+      return locked.error();
+    }
+    sqlite3_busy_timeout(h, 2000);
+  }
   if (!options.journal_mode.empty()) {
     for (char c : options.journal_mode) {
       if (!std::isalpha(static_cast<unsigned char>(c))) {
