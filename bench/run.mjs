@@ -439,7 +439,8 @@ function report(results) {
   }
   if (results.idle.length) {
     const capped = idleConns < IDLE_WANTED && nofile < IDLE_WANTED + 2000
-      ? ` — ${IDLE_WANTED.toLocaleString('en-US')} wanted; \`ulimit -n\` is ${nofile} here, so ${idleConns} fit` : '';
+      ? ` — ${IDLE_WANTED.toLocaleString('en-US')} wanted; \`ulimit -n\` is ${nofile} here and each side holds one ` +
+        `descriptor per connection, so at most ${(nofile - 2000).toLocaleString('en-US')} fit` : '';
     out.push('', `### 2. Idle capacity (${idleConns} connections, ping every ${idlePingMs / 1000} s, held ` +
       `${idleHoldMs / 1000} s; RSS of the server process${capped})`, '');
     const cw = results.idle.find((x) => x.server === 'chatwire');
