@@ -7,8 +7,9 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 conns=${1:-1000}; secs=${2:-8}; out=${3:-/tmp/chatwire-profile}
 mkdir -p "$out"; db="$out/turn.db"; rm -f "$db" "$db-wal" "$db-shm"
-node bench/run.mjs --only none >/dev/null 2>&1 || true   # builds out/bench/loadgen if needed
 cd "$root"
+mkdir -p out/bench
+[ out/bench/loadgen -nt bench/loadgen/loadgen.c ] || cc -O2 -Wall -o out/bench/loadgen bench/loadgen/loadgen.c
 node --perf-basic-prof bench/servers/chatwire.mjs --port 0 --db "$db" --mode turn --reply plain >"$out/server.out" 2>"$out/server.err" &
 spid=$!
 for i in $(seq 100); do grep -q '"ready"' "$out/server.out" 2>/dev/null && break; sleep 0.1; done
