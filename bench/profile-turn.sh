@@ -2,6 +2,7 @@
 # Profile chatwire's plain chat turn: the bench server child under load from
 # the C load generator, sampled by `perf record -g` (JS frames named through
 # node --perf-basic-prof). Usage: sh bench/profile-turn.sh [conns] [seconds] [outdir]
+# SERVER=ws SERVER_ARGS='--store lite' profiles a baseline instead (bench/servers/$SERVER.mjs).
 # Prints the top symbols by self time and a JS / native / SQLite / kernel split.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,7 +11,7 @@ mkdir -p "$out"; db="$out/turn.db"; rm -f "$db" "$db-wal" "$db-shm"
 cd "$root"
 mkdir -p out/bench
 [ out/bench/loadgen -nt bench/loadgen/loadgen.c ] || cc -O2 -Wall -o out/bench/loadgen bench/loadgen/loadgen.c
-node --perf-basic-prof bench/servers/chatwire.mjs --port 0 --db "$db" --mode turn --reply plain >"$out/server.out" 2>"$out/server.err" &
+node --perf-basic-prof "bench/servers/${SERVER:-chatwire}.mjs" --port 0 --db "$db" --mode turn --reply plain ${SERVER_ARGS:-} >"$out/server.out" 2>"$out/server.err" &
 spid=$!
 for i in $(seq 100); do grep -q '"ready"' "$out/server.out" 2>/dev/null && break; sleep 0.1; done
 port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$out/server.out")
