@@ -1,14 +1,21 @@
 #!/usr/bin/env node
 // chatwire benchmarks: one command, every scenario, one table with ratios.
 //
-//   node bench/run.mjs            full run (npm run bench), ~6-8 minutes
+//   node bench/run.mjs            full run (npm run bench), ~10-12 minutes
 //   node bench/run.mjs --smoke    tiny counts, < 1 minute (npm run bench:smoke, run by npm test);
 //                                 exits non-zero only when a scenario breaks (a server does not
-//                                 start, a turn is lost or answered with an error, a connection
-//                                 fails, an event is lost), never because of a number.
-//   --only turn,idle,storm,micro  run some scenarios; --servers chatwire,ws,socketio,uws
+//                                 start, a turn is lost or answered with an error, a streamed
+//                                 turn's deltas are missing or out of order, a connection fails,
+//                                 an event is lost), never because of a number.
+//   --only turn,stream,idle,storm,micro   run some scenarios (turn: the plain chat turn; stream:
+//                                 a reply streamed as 20 deltas, then the response)
+//   --servers chatwire,ws,uws,ws-heavy,socketio-heavy,uws-heavy
+//                                 ws/uws: what a user would write (two rows per turn); *-heavy:
+//                                 the baselines that write chatwire's schema (second table; in the
+//                                 stream scenario only when named in --servers)
 //   --conns 100,1000              chat-turn connection counts; --duration-ms N; --warmup-ms N
-//   --idle-conns N --storm-conns N --storm-jitters 0,0.5   sizes of scenarios 2 and 3
+//   --idle-conns N --storm-conns N --storm-jitters 0,0.5   sizes of scenarios 2 and 3 (idle:
+//                                 100,000 wanted, at most `ulimit -n` - 2,000 by default)
 //   --json FILE                   also write the raw results (bench/results/latest.json by default
 //                                 for full runs)
 //
@@ -33,18 +40,27 @@ const opt = (name, def) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
 };
 const smoke = flag('--smoke');
-const only = new Set(opt('--only', 'turn,idle,storm,micro').split(','));
-const serverNames = opt('--servers', 'chatwire,ws,socketio,uws').split(',');
-const turnConns = opt('--conns', smoke ? '10,50' : '100,1000').split(',').map(Number);
+const only = new Set(opt('--only', 'turn,stream,idle,storm,micro').split(','));
+const explicitServers = argv.includes('--servers');
+const serverNames = opt('--servers', 'chatwire,ws,uws,ws-heavy,socketio-heavy,uws-heavy').split(',');
+const turnConns = opt('--conns', smoke ? '20' : '100,1000').split(',').map(Number);
 const warmupMs = Number(opt('--warmup-ms', smoke ? 300 : 3000));
 const durationMs = Number(opt('--duration-ms', smoke ? 1000 : 10000));
-const idleConns = Number(opt('--idle-conns', smoke ? 200 : 10000));
+// The issue's idle target is 100,000 connections in one process; the server and
+// the load generator each hold one descriptor per connection, so the count is
+// capped by this machine's open-files limit (both inherit ours).
+const IDLE_WANTED = 100000;
+const nofile = (() => {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+})();
+const idleConns = Number(opt('--idle-conns', smoke ? 200 : Math.min(IDLE_WANTED, nofile - 2000)));
 const idleHoldMs = Number(opt('--idle-hold-ms', smoke ? 1500 : 25000));
 const idlePingMs = Number(opt('--idle-ping-ms', smoke ? 500 : 10000));
 const stormConns = Number(opt('--storm-conns', smoke ? 100 : 10000));
 const stormJitters = opt('--storm-jitters', '0,0.5').split(',').map(Number);
 const jsonOut = opt('--json', smoke ? null : join(benchDir, 'results', 'latest.json'));
-const srcIps = 8;
+const srcIps = Math.max(8, Math.ceil(idleConns / 20000));  // ~28k ephemeral ports per source address
 
 const failures = [];
 const fail = (what) => {
@@ -109,20 +125,37 @@ function runLoadgen(args, { onLine, stdinRef } = {}) {
 
 // ------------------------------------------------------------------ servers
 
+// ws and uws: the servers a user would write instead (lite-protocol.mjs: two
+// rows per turn). *-heavy: the same transports writing chatwire's own schema
+// (baseline-protocol.mjs), today's second table.
+const SIO_PATH = '/socket.io/?EIO=4&transport=websocket';
 const SERVERS = {
-  chatwire: { label: 'chatwire', file: 'chatwire.mjs', proto: 'cw', path: '/ws/chat' },
-  ws: { label: 'ws', file: 'ws.mjs', proto: 'cw', path: '/ws/chat' },
-  socketio: { label: 'Socket.IO', file: 'socketio.mjs', proto: 'sio', path: '/socket.io/?EIO=4&transport=websocket' },
-  uws: { label: 'uWS.js', file: 'uws.mjs', proto: 'cw', path: '/ws/chat' },
+  chatwire: { label: 'chatwire', file: 'chatwire.mjs', proto: 'cw', path: '/ws/chat', args: [] },
+  ws: { label: 'ws', file: 'ws.mjs', proto: 'cw', path: '/ws/chat', args: ['--store', 'lite'] },
+  uws: { label: 'uWS.js', file: 'uws.mjs', proto: 'cw', path: '/ws/chat', args: ['--store', 'lite'] },
+  'ws-heavy': { label: 'ws·heavy', file: 'ws.mjs', proto: 'cw', path: '/ws/chat', args: ['--store', 'heavy'], heavy: true },
+  'socketio-heavy': { label: 'Socket.IO·heavy', file: 'socketio.mjs', proto: 'sio', path: SIO_PATH,
+    args: ['--store', 'heavy'], heavy: true },
+  'uws-heavy': { label: 'uWS.js·heavy', file: 'uws.mjs', proto: 'cw', path: '/ws/chat', args: ['--store', 'heavy'],
+    heavy: true },
 };
+for (const n of serverNames) {
+  if (!SERVERS[n]) {
+    console.error(`bench: unknown server '${n}' in --servers; known: ${Object.keys(SERVERS).join(', ')}`);
+    process.exit(2);
+  }
+}
+const LITE = ['chatwire', 'ws', 'uws'];
+const STREAM_DELTAS = 20;  // bench/servers/common.mjs
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'chatwire-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-function startServer(name, { port = 0, db, mode = 'turn' } = {}) {
+function startServer(name, { port = 0, db, mode = 'turn', reply = 'plain', nodeArgs = [] } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(benchDir, 'servers', SERVERS[name].file),
-      '--port', String(port), '--db', db, '--mode', mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, join(benchDir, 'servers', SERVERS[name].file),
+      '--port', String(port), '--db', db, '--mode', mode, '--reply', reply, ...SERVERS[name].args],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${name} did not start in 20 s: ${err}`)); }, 20000);
@@ -154,35 +187,42 @@ function stopServer(s, signal = 'SIGTERM') {
 
 const dbFile = (tag) => join(tmp, `${tag}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}.db`);
 
-// ------------------------------------------------------------------ scenario 1: chat turn
+// ------------------------------------------------------------------ scenario 1: chat turn, plain and streamed
 
-async function scenarioTurn(results) {
+// reply 'plain': message -> confirm -> response. 'stream': message -> confirm
+// -> 20 deltas -> response; the load generator checks every turn carries its
+// 20 deltas in order and waits for the response. The heavy-schema baselines
+// run the streamed turn only when named in --servers.
+async function scenarioTurn(results, reply) {
+  const tag = reply === 'stream' ? 'stream' : 'turn';
   for (const conns of turnConns) {
     for (const name of serverNames) {
       const s = SERVERS[name];
+      if (reply === 'stream' && s.heavy && !explicitServers) continue;
       let server;
       try {
-        server = await startServer(name, { db: dbFile(name) });
+        server = await startServer(name, { db: dbFile(name), reply });
       } catch (e) {
-        fail(`turn ${name}: ${e.message}`);
+        fail(`${tag} ${name}: ${e.message}`);
         continue;
       }
       const r = await runLoadgen(['--mode', 'turn', '--port', String(server.port), '--proto', s.proto,
         '--path', s.path, '--conns', String(conns), '--warmup-ms', String(warmupMs),
-        '--duration-ms', String(durationMs), '--server-pid', String(server.pid), '--src-ips', String(srcIps)]);
+        '--duration-ms', String(durationMs), '--server-pid', String(server.pid), '--src-ips', String(srcIps),
+        '--deltas', String(reply === 'stream' ? STREAM_DELTAS : 0)]);
       await stopServer(server);
       const x = r.result;
       if (!x) {
-        fail(`turn ${name} @${conns}: load generator failed (exit ${r.code}): ${r.stderr.trim()}`);
+        fail(`${tag} ${name} @${conns}: load generator failed (exit ${r.code}): ${r.stderr.trim()}`);
         continue;
       }
       const broken = [];
       if (x.connected !== conns) broken.push(`${x.connected}/${conns} connected`);
       if (!(x.turns > 0)) broken.push('no turn completed');
       for (const [k, v] of Object.entries(x.errors)) if (v) broken.push(`${k}=${v}`);
-      if (broken.length) fail(`turn ${name} @${conns}: ${broken.join(', ')}`);
-      results.turn.push({ server: name, conns, ...x });
-      console.error(`bench: turn ${s.label.padEnd(9)} ${String(conns).padStart(5)} conns: ` +
+      if (broken.length) fail(`${tag} ${name} @${conns}: ${broken.join(', ')}`);
+      results.turn.push({ server: name, conns, reply, ...x });
+      console.error(`bench: ${tag.padEnd(6)} ${s.label.padEnd(15)} ${String(conns).padStart(5)} conns: ` +
         `${x.turnsPerS.toFixed(0)} turns/s, p50 ${(x.p50Us / 1000).toFixed(2)} ms, p99 ${(x.p99Us / 1000).toFixed(2)} ms, ` +
         `server ${x.serverCpuUsPerTurn.toFixed(1)} µs CPU/turn (${x.serverCpuPct.toFixed(0)}%), gen ${x.genCpuPct.toFixed(0)}%`);
     }
@@ -192,7 +232,7 @@ async function scenarioTurn(results) {
 // ------------------------------------------------------------------ scenario 2: idle capacity
 
 async function scenarioIdle(results) {
-  for (const name of ['chatwire', 'ws']) {
+  for (const name of LITE) {
     if (!serverNames.includes(name)) continue;
     let server;
     try {
@@ -217,7 +257,7 @@ async function scenarioIdle(results) {
     if (x.pongs < x.pingsSent - idleConns) broken.push(`${x.pongs} pongs for ${x.pingsSent} pings`);
     if (broken.length) fail(`idle ${name}: ${broken.join(', ')}`);
     results.idle.push({ server: name, ...x });
-    console.error(`bench: idle ${name.padEnd(9)} ${idleConns} conns: ${x.connectRate.toFixed(0)} connects/s, ` +
+    console.error(`bench: idle ${SERVERS[name].label.padEnd(9)} ${idleConns} conns: ${x.connectRate.toFixed(0)} connects/s, ` +
       `RSS ${(x.serverRssBeforeKb / 1024).toFixed(0)} -> ${(x.serverRssHoldKb / 1024).toFixed(0)} MB, ` +
       `${(x.serverRssPerConnB / 1024).toFixed(1)} KiB/conn, ${x.pongs}/${x.pingsSent} pongs`);
   }
@@ -329,25 +369,80 @@ function report(results) {
   out.push(`chatwire bench — ${m.date} — ${m.cpu} × ${m.nproc} (nproc), ${m.memGb} GB, Node ${m.node}, ` +
     `load average at start ${m.loadavg.join(' ')}`);
   out.push(`command: ${m.command}`);
-  if (results.turn.length) {
-    out.push('', `### 1. Chat turn (message → confirm → response, ${256} B JSON, one turn in flight per connection, ` +
-      `SQLite file, ${durationMs / 1000} s window after ${warmupMs / 1000} s warm-up)`, '');
+  const turnRow = (x, cw) => [x.conns, SERVERS[x.server].label, f0(x.turnsPerS), f0(x.p50Us / 1000),
+    f0(x.p99Us / 1000), f0(x.serverCpuUsPerTurn), `${x.serverCpuPct.toFixed(0)}%`, f0(x.serverRssKb / 1024),
+    `${x.genCpuPct.toFixed(0)}%`,
+    x.server === 'chatwire' || !cw ? '1.00×' : ratio(cw.turnsPerS, x.turnsPerS),
+    x.server === 'chatwire' || !cw ? '1.00×' : ratio(x.serverCpuUsPerTurn, cw.serverCpuUsPerTurn)];
+  const turnHead = ['conns', 'server', 'turns/s', 'p50 ms', 'p99 ms', 'server CPU µs/turn', 'server CPU',
+    'RSS MB', 'loadgen CPU', 'chatwire turns/s ÷ this', 'this CPU/turn ÷ chatwire'];
+  const find = (server, reply, conns) => results.turn.find((x) => x.server === server && x.reply === reply &&
+    x.conns === conns);
+  const how = `one turn in flight per connection, SQLite file, ${durationMs / 1000} s window after ` +
+    `${warmupMs / 1000} s warm-up`;
+  const sections = [
+    ['plain', '1a. Chat turn against hand-written servers (message → confirm → response, 256 B JSON; ws and uWS.js ' +
+      'store two rows per turn)', (x) => !SERVERS[x.server].heavy],
+    ['stream', `1b. Streamed turn against hand-written servers (message → confirm → ${STREAM_DELTAS} deltas of 4 ` +
+      'characters → response; the same two rows)', (x) => !SERVERS[x.server].heavy],
+    ['plain', '1c. Chat turn against the heavy-schema baselines (·heavy: ws, Socket.IO and uWS.js writing ' +
+      "chatwire's own tables and indexes, baseline-protocol.mjs)", (x) => x.server === 'chatwire' || SERVERS[x.server].heavy],
+    ['stream', '1d. Streamed turn against the heavy-schema baselines',
+      (x) => x.server === 'chatwire' || SERVERS[x.server].heavy],
+  ];
+  for (const [reply, title, keep] of sections) {
+    const xs = results.turn.filter((x) => x.reply === reply && keep(x));
+    if (!xs.length || (title.startsWith('1c') || title.startsWith('1d')) && !xs.some((x) => SERVERS[x.server].heavy)) {
+      continue;
+    }
+    out.push('', `### ${title}, ${how}`, '');
     const rows = [];
     for (const conns of turnConns) {
-      const cw = results.turn.find((x) => x.server === 'chatwire' && x.conns === conns);
-      for (const x of results.turn.filter((y) => y.conns === conns)) {
-        rows.push([conns, SERVERS[x.server].label, f0(x.turnsPerS), f0(x.p50Us / 1000), f0(x.p99Us / 1000),
-          f0(x.serverCpuUsPerTurn), `${x.serverCpuPct.toFixed(0)}%`, f0(x.serverRssKb / 1024), `${x.genCpuPct.toFixed(0)}%`,
-          x.server === 'chatwire' || !cw ? '1.00×' : ratio(cw.turnsPerS, x.turnsPerS),
-          x.server === 'chatwire' || !cw ? '1.00×' : ratio(x.serverCpuUsPerTurn, cw.serverCpuUsPerTurn)]);
-      }
+      const cw = find('chatwire', reply, conns);
+      for (const x of xs.filter((y) => y.conns === conns)) rows.push(turnRow(x, cw));
     }
-    out.push(table(['conns', 'server', 'turns/s', 'p50 ms', 'p99 ms', 'server CPU µs/turn', 'server CPU',
-      'RSS MB', 'loadgen CPU', 'chatwire turns/s ÷ this', 'this CPU/turn ÷ chatwire'], rows));
+    out.push(table(turnHead, rows));
+  }
+  // The issue-19 summary: at the largest connection count, turns/s (server CPU
+  // per turn) per scenario, the ratios, and what one delta costs.
+  const top = Math.max(...turnConns);
+  const have = (name) => results.turn.some((x) => x.server === name && x.conns === top);
+  const cols = LITE.filter(have);
+  if (cols.length && results.turn.some((x) => x.conns === top && x.server === 'chatwire')) {
+    const order = ['ws', 'uws', 'chatwire'].filter((n) => cols.includes(n));
+    const others = order.filter((n) => n !== 'chatwire');
+    const cell = (x) => (x ? `${Math.round(x.turnsPerS).toLocaleString('en-US')} (${f0(x.serverCpuUsPerTurn)} µs)` : '–');
+    const rows = [];
+    for (const [reply, label] of [['plain', 'chat turn: turns/s (server CPU per turn)'],
+      ['stream', `turn with a reply streamed as ${STREAM_DELTAS} deltas`]]) {
+      const cw = find('chatwire', reply, top);
+      if (!cw) continue;
+      rows.push([label, ...order.map((n) => cell(find(n, reply, top))),
+        ...others.map((n) => { const o = find(n, reply, top); return o ? ratio(cw.turnsPerS, o.turnsPerS) : '–'; }),
+        ...others.map((n) => { const o = find(n, reply, top); return o ? ratio(o.serverCpuUsPerTurn, cw.serverCpuUsPerTurn) : '–'; })]);
+    }
+    const perDelta = (n) => {
+      const p = find(n, 'plain', top);
+      const st = find(n, 'stream', top);
+      return p && st ? (st.serverCpuUsPerTurn - p.serverCpuUsPerTurn) / STREAM_DELTAS : null;
+    };
+    if (order.every((n) => perDelta(n) !== null)) {
+      const cwd = perDelta('chatwire');
+      rows.push([`one delta: server CPU µs ((streamed − plain) ÷ ${STREAM_DELTAS})`,
+        ...order.map((n) => f0(perDelta(n))), ...others.map(() => '–'),
+        ...others.map((n) => (perDelta(n) > 0 && cwd > 0 ? ratio(perDelta(n), cwd) : '–'))]);
+    }
+    const lab = (n) => SERVERS[n].label;
+    out.push('', `### Summary at ${top} connections (as issue 19's table)`, '');
+    out.push(table(['scenario', ...order.map(lab), ...others.map((n) => `chatwire ÷ ${lab(n)} (turns/s)`),
+      ...others.map((n) => `${lab(n)} CPU ÷ chatwire CPU`)], rows));
   }
   if (results.idle.length) {
+    const capped = idleConns < IDLE_WANTED && nofile < IDLE_WANTED + 2000
+      ? ` — ${IDLE_WANTED.toLocaleString('en-US')} wanted; \`ulimit -n\` is ${nofile} here and each side holds one ` +
+        `descriptor per connection, so at most ${(nofile - 2000).toLocaleString('en-US')} fit` : '';
     out.push('', `### 2. Idle capacity (${idleConns} connections, ping every ${idlePingMs / 1000} s, held ` +
-      `${idleHoldMs / 1000} s; RSS of the server process)`, '');
+      `${idleHoldMs / 1000} s; RSS of the server process${capped})`, '');
     const cw = results.idle.find((x) => x.server === 'chatwire');
     const rows = results.idle.map((x) => [SERVERS[x.server].label, x.connected, f0(x.connectRate),
       f0(x.serverRssBeforeKb / 1024), f0(x.serverRssHoldKb / 1024), f0(x.serverRssPerConnB / 1024),
@@ -383,7 +478,8 @@ buildLoadgen();
 if (!existsSync(join(root, 'build', 'Release', 'chatwire.node'))) {
   fail('the chatwire addon is not built (node scripts/build.mjs addon)');
 } else {
-  if (only.has('turn')) await scenarioTurn(results);
+  if (only.has('turn')) await scenarioTurn(results, 'plain');
+  if (only.has('stream')) await scenarioTurn(results, 'stream');
   if (only.has('idle')) await scenarioIdle(results);
   if (only.has('storm')) await scenarioStorm(results);
   if (only.has('micro')) await scenarioMicro(results);
@@ -403,7 +499,8 @@ if (jsonOut) {
 // bench/turns.png from the results (matplotlib: Debian's python3-matplotlib,
 // installed by scripts/setup.sh). A missing plotting library is a note, not a failure.
 function plot(file) {
-  const out = join(benchDir, 'turns.png');
+  // bench/turns.png for the default results file; next to any other --json file.
+  const out = file === join(benchDir, 'results', 'latest.json') ? join(benchDir, 'turns.png') : file.replace(/\.json$/, '') + '.png';
   for (const py of ['/usr/bin/python3', 'python3']) {
     const r = spawnSync(py, [join(benchDir, 'plot.py'), file, out], { encoding: 'utf8' });
     if (r.status === 0) {

@@ -14,7 +14,11 @@
 // Modes (--mode):
 //   turn   all connections confirmed, then each runs turns back to back (one
 //          in flight); after --warmup-ms, counts turns and latencies (message
-//          sent -> response received) for --duration-ms.
+//          sent -> response received) for --duration-ms. A turn may stream
+//          `delta` frames before its response (the streamed scenario):
+//          --deltas N is how many each turn must carry, indexed 0..N-1 and
+//          answering the message in flight (default 0); any other count is
+//          an error (errors.deltaCount / errors.deltaOrder).
 //   idle   connects N (at most --concurrency handshakes at once), measures the
 //          connect rate, then holds them for --hold-ms with a ping every
 //          --ping-ms per connection; samples the server's RSS before and after.
@@ -94,6 +98,7 @@ typedef struct conn {
   uint64_t counter;
   int64_t last_seq_seen;
   char cur_id[40];
+  int64_t deltas_seen;  // deltas of the turn in flight
   // storm mode
   msg_t msgs[MAX_MSGS];
   int nmsgs;
@@ -113,6 +118,7 @@ static const char *path = "/ws/chat";
 static int nconns = 100, concurrency = 256, payload = 256, src_ips = 1;
 static int64_t warmup_ms = 2000, duration_ms = 5000, hold_ms = 15000, ping_ms = 10000, storm_timeout_ms = 60000;
 static double jitter = 0;
+static int64_t expect_deltas = 0;
 static int server_pid = 0;
 static int verbose = 0;
 
@@ -128,6 +134,7 @@ static struct {
   int64_t connect_errors, http_errors, closes_before_confirm, hs_timeouts, unexpected_closes;
   int64_t confirmed_total, confirms, responses, errors, pongs, pings_sent, seq_order_errors;
   int64_t bad_frames, resumed_false, recovered_false, failed_clients, abandoned;
+  int64_t deltas, delta_order_errors, delta_count_errors;
   int64_t handshakes_ok;
 } st;
 
@@ -507,7 +514,7 @@ static int64_t win_start_ns, win_end_ns, kick_ns;
 static int in_window;
 static uint32_t *lat_us;
 static size_t lat_n, lat_cap;
-static int64_t turns_in_window, errors_in_window;
+static int64_t turns_in_window, errors_in_window, deltas_in_window;
 static proc_sample_t srv_a, srv_b;
 static double gen_cpu_a, gen_cpu_b;
 
@@ -611,6 +618,7 @@ static void handshake_failed(conn_t *c, int64_t *counter, const char *why) {
 
 static void turn_send_next(conn_t *c) {
   c->counter++;
+  c->deltas_seen = 0;
   make_uuid(c->cur_id, (uint32_t)c->idx, (uint32_t)(c->counter & 0xffffffff), (uint64_t)rnd());
   c->sent_ns = now_ns();
   send_message(c, c->cur_id);
@@ -710,6 +718,19 @@ static void on_json(conn_t *c, const char *p, size_t n) {
   if (jtype_is(type, tl, "typing")) return;
   const char *id = NULL;
   size_t idl = 0;
+  if (jtype_is(type, tl, "delta")) {
+    st.deltas++;
+    if (mode != MODE_TURN) return;
+    int64_t index = -1;
+    if (!jint(p, n, "index", &index) || index != c->deltas_seen || !jstr(p, n, "replyTo", &id, &idl) || idl != 36 ||
+        memcmp(id, c->cur_id, 36)) {
+      st.delta_order_errors++;
+      if (verbose) fprintf(stderr, "loadgen: delta out of order: %.*s\n", (int)n, p);
+    }
+    c->deltas_seen++;
+    if (in_window) deltas_in_window++;
+    return;
+  }
   if (jtype_is(type, tl, "confirm")) {
     st.confirms++;
     if (jint(p, n, "seq", &seq)) on_seq(c, seq);
@@ -733,6 +754,11 @@ static void on_json(conn_t *c, const char *p, size_t n) {
     if (mode == MODE_TURN) {
       if (idl == 36 && !memcmp(id, c->cur_id, 36)) {
         int64_t t = now_ns();
+        if (!is_err && c->deltas_seen != expect_deltas) {
+          st.delta_count_errors++;
+          if (verbose) fprintf(stderr, "loadgen: %lld deltas before the response, want %lld\n",
+                               (long long)c->deltas_seen, (long long)expect_deltas);
+        }
         if (in_window && t <= win_end_ns) {
           if (is_err) {
             errors_in_window++;
@@ -1008,7 +1034,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --mode turn|idle|storm --port P [--host 127.0.0.1] [--path /ws/chat] [--proto cw|sio]\n"
           "  [--conns N] [--concurrency C] [--payload 256] [--src-ips K] [--server-pid PID]\n"
-          "  turn:  [--warmup-ms 2000] [--duration-ms 5000]\n"
+          "  turn:  [--warmup-ms 2000] [--duration-ms 5000] [--deltas 0]\n"
           "  idle:  [--hold-ms 15000] [--ping-ms 10000]\n"
           "  storm: [--jitter 0..1] [--storm-timeout-ms 60000] (stdin: SEND)\n");
   exit(2);
@@ -1044,6 +1070,7 @@ int main(int argc, char **argv) {
     else if (OPT("--ping-ms")) ping_ms = atoll(v);
     else if (OPT("--jitter")) jitter = atof(v);
     else if (OPT("--storm-timeout-ms")) storm_timeout_ms = atoll(v);
+    else if (OPT("--deltas")) expect_deltas = atoll(v);
     else if (!strcmp(a, "-v")) verbose = 1;
     else usage();
 #undef OPT
@@ -1194,19 +1221,22 @@ int main(int argc, char **argv) {
          mode == MODE_TURN ? "turn" : mode == MODE_IDLE ? "idle" : "storm", proto == PROTO_SIO ? "sio" : "cw", nconns,
          connected_count, connect_ms, connect_ms > 0 ? nconns / (connect_ms / 1000.0) : 0);
   printf("\"errors\":{\"connect\":%lld,\"http\":%lld,\"closedBeforeConfirm\":%lld,\"handshakeTimeouts\":%lld,"
-         "\"unexpectedCloses\":%lld,\"errorFrames\":%lld,\"badFrames\":%lld,\"seqOrder\":%lld},",
+         "\"unexpectedCloses\":%lld,\"errorFrames\":%lld,\"badFrames\":%lld,\"seqOrder\":%lld,"
+         "\"deltaOrder\":%lld,\"deltaCount\":%lld},",
          (long long)st.connect_errors, (long long)st.http_errors, (long long)st.closes_before_confirm,
          (long long)st.hs_timeouts, (long long)st.unexpected_closes, (long long)st.errors, (long long)st.bad_frames,
-         (long long)st.seq_order_errors);
+         (long long)st.seq_order_errors, (long long)st.delta_order_errors, (long long)st.delta_count_errors);
   if (mode == MODE_TURN) {
     double secs = (double)(win_end_ns - win_start_ns) / 1e9;
     qsort(lat_us, lat_n, sizeof *lat_us, cmp_u32);
     double gen_cpu = gen_cpu_b - gen_cpu_a, srv_cpu = srv_b.cpu_s - srv_a.cpu_s;
     printf("\"windowS\":%.3f,\"turns\":%lld,\"turnsPerS\":%.1f,\"errorsInWindow\":%lld,"
+           "\"expectDeltas\":%lld,\"deltas\":%lld,\"deltasInWindow\":%lld,"
            "\"p50Us\":%.0f,\"p90Us\":%.0f,\"p99Us\":%.0f,\"maxUs\":%.0f,"
            "\"genCpuS\":%.3f,\"genCpuPct\":%.1f,\"serverCpuS\":%.3f,\"serverCpuPct\":%.1f,"
            "\"serverCpuUsPerTurn\":%.2f,\"serverRssKb\":%ld,\"serverHwmKb\":%ld}\n",
            secs, (long long)turns_in_window, secs > 0 ? turns_in_window / secs : 0, (long long)errors_in_window,
+           (long long)expect_deltas, (long long)st.deltas, (long long)deltas_in_window,
            pct_u32(lat_us, lat_n, 0.5), pct_u32(lat_us, lat_n, 0.9), pct_u32(lat_us, lat_n, 0.99),
            lat_n ? (double)lat_us[lat_n - 1] : 0, gen_cpu, secs > 0 ? 100 * gen_cpu / secs : 0, srv_cpu,
            secs > 0 ? 100 * srv_cpu / secs : 0, turns_in_window ? srv_cpu * 1e6 / turns_in_window : 0, srv_b.rss_kb,

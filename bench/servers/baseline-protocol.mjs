@@ -1,5 +1,7 @@
-// The protocol subset every baseline server (ws, Socket.IO, uWebSockets.js)
-// implements, with the same persistence chatwire's ServerStore does per turn,
+// The heavy-schema baselines (`--store heavy`, bench/README.md's second
+// table): the protocol subset every baseline server (ws, Socket.IO,
+// uWebSockets.js) implements, with the same persistence chatwire's
+// ServerStore does per turn,
 // through better-sqlite3: the same tables and indexes (the subset a text turn
 // touches), WAL + synchronous=NORMAL, prepared statements, and the same
 // transactions:
@@ -14,6 +16,7 @@
 // server would do (types of the fields it reads), not chatwire's full codec.
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { STREAM_DELTA_CHARS, STREAM_DELTAS } from './common.mjs';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS conversations (
@@ -105,10 +108,11 @@ const ts = () => new Date().toISOString();
 /**
  * Per-socket protocol state machine. `send(text, obj)` writes one frame (ws
  * and uWS send the text; Socket.IO emits the object, parsing the text only for
- * replays). Returns a handler for
- * parsed frames and a close hook.
+ * replays). `reply` 'stream' sends the reply's first 80 characters as 20
+ * `delta` frames before the response, as lite-protocol.mjs does. Returns a
+ * handler for parsed frames and a close hook.
  */
-export function createSession(store, peerIp, send) {
+export function createSession(store, peerIp, send, reply = 'plain') {
   let conn = null;  // { id, conversationId, clientId }
   const error = (code, message, messageId) => {
     const f = { type: 'error', code, error: message, timestamp: ts() };
@@ -165,8 +169,18 @@ export function createSession(store, peerIp, send) {
         const now = Date.now();
         const c = store.receive(conv, messageId, content, String(f.timestamp ?? ''), now);
         send(c.confirm, c.obj);
-        // The application's handler: answers at once with the same text.
-        const r = store.respond(conv, messageId, c.replyId, content, Date.now());
+        // The application's handler: answers at once with the same text, or
+        // streams its first 80 characters as 20 deltas (reply 'stream').
+        let text = content;
+        if (reply === 'stream') {
+          text = content.slice(0, STREAM_DELTAS * STREAM_DELTA_CHARS);
+          for (let i = 0; i < STREAM_DELTAS; i++) {
+            const d = { type: 'delta', messageId: c.replyId, replyTo: messageId, index: i,
+              delta: text.slice(i * STREAM_DELTA_CHARS, (i + 1) * STREAM_DELTA_CHARS), timestamp: ts() };
+            send(JSON.stringify(d), d);
+          }
+        }
+        const r = store.respond(conv, messageId, c.replyId, text, Date.now());
         send(r.frame, r.obj);
         return;
       }

@@ -3,16 +3,15 @@
 // object as its argument (Socket.IO parses and stringifies).
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { createSession, openStore } from './baseline-protocol.mjs';
-import { args, onTerm, ready } from './common.mjs';
+import { args, baseline, onTerm, ready } from './common.mjs';
 
 const a = args();
-const store = openStore(a.db);
+const { store, session: createSession } = await baseline(a);
 const http = createServer();
 const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false,
   maxHttpBufferSize: 16 * 1024 * 1024 });
 io.on('connection', (socket) => {
-  const session = createSession(store, socket.handshake.address ?? '',
+  const session = createSession(socket.handshake.address ?? '',
     (text, obj) => socket.emit('m', obj ?? JSON.parse(text)));
   socket.on('m', (f) => session.onFrame(f));
   socket.on('disconnect', () => session.onClose(1000));

@@ -1,9 +1,9 @@
 // Near-limit reference: uWebSockets.js (@trufflesuite/uws-js-unofficial, the
-// npm build of uNetworking's C++ server) + JSON.parse + better-sqlite3
-// (baseline-protocol.mjs).
+// npm build of uNetworking's C++ server) + JSON.parse + better-sqlite3: two
+// rows per turn (--store lite, lite-protocol.mjs) or chatwire's schema
+// (--store heavy, baseline-protocol.mjs).
 import { createRequire } from 'node:module';
-import { createSession, openStore } from './baseline-protocol.mjs';
-import { args, onTerm, ready } from './common.mjs';
+import { args, baseline, onTerm, ready } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const uWS = require('@trufflesuite/uws-js-unofficial');
@@ -12,7 +12,7 @@ if (typeof uWS.us_socket_local_port !== 'function' || Object.keys(uWS).length < 
   process.exit(1);
 }
 const a = args();
-const store = openStore(a.db);
+const { store, session: createSession } = await baseline(a);
 const decoder = new TextDecoder();
 let listenSocket = null;
 uWS.App().ws('/ws/chat', {
@@ -25,7 +25,7 @@ uWS.App().ws('/ws/chat', {
   },
   open: (ws) => {
     const ip = decoder.decode(ws.getRemoteAddressAsText());
-    ws.getUserData().session = createSession(store, ip, (text) => ws.send(text, false));
+    ws.getUserData().session = createSession(ip, (text) => ws.send(text, false));
   },
   message: (ws, message) => {
     let f;

@@ -1,14 +1,15 @@
-// Baseline: the `ws` package + JSON.parse + better-sqlite3 (baseline-protocol.mjs).
+// Baseline: the `ws` package + JSON.parse + better-sqlite3: two rows per turn
+// (--store lite, lite-protocol.mjs) or chatwire's schema (--store heavy,
+// baseline-protocol.mjs).
 import { WebSocketServer } from 'ws';
-import { createSession, openStore } from './baseline-protocol.mjs';
-import { args, onTerm, ready } from './common.mjs';
+import { args, baseline, onTerm, ready } from './common.mjs';
 
 const a = args();
-const store = openStore(a.db);
+const { store, session: createSession } = await baseline(a);
 const wss = new WebSocketServer({ host: '127.0.0.1', port: a.port, path: '/ws/chat', perMessageDeflate: false,
   maxPayload: 16 * 1024 * 1024 });
 wss.on('connection', (sock, req) => {
-  const session = createSession(store, req.socket.remoteAddress ?? '', (text) => sock.send(text));
+  const session = createSession(req.socket.remoteAddress ?? '', (text) => sock.send(text));
   sock.on('message', (data) => {
     let f;
     try {
