@@ -1,5 +1,6 @@
 // The connection badge: connecting / online / reconnecting in N s (attempt k
-// of 3) / offline with a Reconnect button. `describeConnection` is also what
+// of 3) / offline with a Reconnect button; while open, a small label says
+// which transport is in use (connection.transport: WebSocket or HTTP fallback). `describeConnection` is also what
 // the ARIA live region announces (without the ticking seconds).
 import { useNow } from './util.js';
 
@@ -29,6 +30,12 @@ export function ConnectionBadge({ connection, maxAttempts, onReconnect, onConnec
     <div className={`badge badge-${connection.status}`} data-testid="connection" data-status={connection.status}>
       <span className="badge-dot" aria-hidden="true" />
       <span className="badge-text">{describeConnection(connection, maxAttempts, now)}</span>
+      {connection.status === 'open' && connection.transport && (
+        <span className="badge-transport" data-testid="transport" data-transport={connection.transport}
+              title={connection.transport === 'http' ? 'Connected over HTTP (WebSocket unavailable)' : 'Connected over WebSocket'}>
+          {connection.transport === 'http' ? 'HTTP' : 'WebSocket'}
+        </span>
+      )}
       {(connection.status === 'failed' || waiting) && (
         <button type="button" className="badge-action" onClick={onReconnect}>
           {connection.status === 'failed' ? 'Reconnect' : 'Retry now'}
