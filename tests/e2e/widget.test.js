@@ -59,6 +59,16 @@ async function lastUserId(page) {
 const replyOf = (page, userId) => page.locator(
   `[data-testid=user-message][data-id="${userId}"] + [data-testid=assistant-message]`);
 
+test('the status bar names the transport in use while online (WebSocket here)', async () => {
+  const page = await openWidget('transport');
+  const label = page.locator('[data-testid=connection] [data-testid=transport]');
+  await label.waitFor(WAIT);
+  expect(await label.getAttribute('data-transport')).toBe('websocket');
+  expect(await label.textContent()).toBe('WebSocket');
+  expect(page.errors).toEqual([]);
+  await page.close();
+});
+
 test('text: ✓ sent -> ✓✓ received -> blue ✓✓ processed, with thinking, typing and the reply streaming in', async () => {
   // A slow network (server frames 400 ms late, in order, at most one per 100 ms)
   // makes each state last long enough to see and to photograph.
