@@ -141,6 +141,27 @@ describe('HTTP fallback transport: server', () => {
     }
   });
 
+  test('a stream opened with a forged or missing ticket gets 401; a good ticket opens it', async () => {
+    const authed = new ChatServer({ host: '127.0.0.1', port: 0, database: ':memory:', auth: {
+      secret: 'http-fallback-test-secret-0123456789', authenticate: async () => ({ userId: 'alice' }) } });
+    await authed.listen();
+    try {
+      const r = await fetch(`http://127.0.0.1:${authed.port}/api/ticket`, { method: 'POST' });
+      const { ticket } = await r.json();
+      // a changed signature character (not the last one: its low bits are padding)
+      const i = ticket.length - 5;
+      const flip = ticket.slice(0, i) + (ticket[i] === 'A' ? 'Q' : 'A') + ticket.slice(i + 1);
+      for (const bad of ['', '?ticket=garbage', `?ticket=${encodeURIComponent(flip)}`]) {
+        const s = await openStream(authed.port, bad);
+        expect([bad, s.status]).toEqual([bad, 401]);
+        s.res.destroy();
+      }
+      const ok = await openStream(authed.port, `?ticket=${encodeURIComponent(ticket)}`);
+      expect(ok.status).toBe(200);
+      ok.res.destroy();
+    } finally { await authed.close(); }
+  });
+
   test('server.close() ends streams with a close event 1001', async () => {
     const other = new ChatServer({ host: '127.0.0.1', port: 0, database: ':memory:' });
     other.onMessage(async (m, reply) => reply.respond({ content: 'x' }));
