@@ -36,7 +36,7 @@
 #include "core/protocol/limits.h"
 #include "core/protocol/messages.h"
 #include "core/server/rate_limiter.h"
-#include "core/store/server_store.h"
+#include "core/store/event_store.h"
 
 namespace chatwire::server {
 
@@ -61,7 +61,7 @@ using ConnId = uint64_t;  // the transport's id of a socket
 class ServerHub {
  public:
   // `store` and `entropy` must outlive the hub.
-  ServerHub(HubConfig config, store::ServerStore& store, Entropy& entropy);
+  ServerHub(HubConfig config, store::EventStore& store, Entropy& entropy);
 
   // ---------------------------------------------------------------- inputs
 
@@ -177,7 +177,7 @@ class ServerHub {
   const std::string* image_bytes(std::string_view turn_id, std::string_view image_id) const;
 
   // ---------------------------------------------------------------- the store
-  // Group commit (ServerStore::begin_group) through the hub, so it knows what a
+  // Group commit (EventStore::begin_group) through the hub, so it knows what a
   // failed group loses. begin_group() opens one; commit_group(now) commits it.
   // When the commit fails the owner drops every output it held back for the
   // group, and the hub forgets the turns the group started and queues, for
@@ -290,7 +290,7 @@ class ServerHub {
   store::RetentionPolicy retention() const;
 
   HubConfig config_;
-  store::ServerStore& store_;
+  store::EventStore& store_;
   Entropy& entropy_;
   bool started_ = false;
   bool shut_down_ = false;
