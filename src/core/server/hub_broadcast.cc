@@ -60,8 +60,7 @@ Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, s
     auto found = store_.find_conversation(conv_id);
     if (!found) return found.error();
     if (!*found) return Error(ErrorCode::not_found, "unknown conversationId '" + conv_id + "'");
-    auto live = conversations_.find(conv_id);
-    targets.emplace_back(conv_id, live == conversations_.end() ? std::vector<ConnId>{} : live->second.conns);
+    targets.emplace_back(conv_id, std::vector<ConnId>{});  // the conversation's subscribers (Fanout)
   } else {
     const std::string user(user_m->value.GetString(), user_m->value.GetStringLength());
     std::map<std::string, std::vector<ConnId>> by;
@@ -97,7 +96,11 @@ Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, s
     } else {
       text = protocol::encode(*frame);
     }
-    for (ConnId id : ids) {
+    if (by_conv) {
+      reached += send_to_conversation(conv_id, text);
+      continue;
+    }
+    for (ConnId id : ids) {  // a user's connections: picked here, sent directly
       Conn* c = find_conn(id);
       if (c && c->state == ConnState::open) {
         send(*c, text);

@@ -104,8 +104,19 @@ std::string peek_message_id(std::string_view text, const Limits& limits) {
 
 }  // namespace
 
-ServerHub::ServerHub(HubConfig config, store::EventStore& store, Entropy& entropy)
-    : config_(std::move(config)), store_(store), entropy_(entropy) {}
+ServerHub::ServerHub(HubConfig config, store::EventStore& store, Entropy& entropy, Fanout* fanout)
+    : config_(std::move(config)),
+      store_(store),
+      entropy_(entropy),
+      own_fanout_(fanout ? nullptr : std::make_unique<InProcessFanout>()),
+      fanout_(fanout ? *fanout : *own_fanout_) {
+  fanout_.attach([this](ConnId id, const std::string& text) {
+    Conn* c = find_conn(id);
+    if (!c || c->state != ConnState::open) return false;
+    send(*c, text);
+    return true;
+  });
+}
 
 store::RetentionPolicy ServerHub::retention() const {
   return store::RetentionPolicy{config_.retention_ms, config_.retention_events};
@@ -167,22 +178,12 @@ void ServerHub::send_error(int64_t now, Conn& c, Error error) {
 }
 
 size_t ServerHub::send_to_conversation(const std::string& conversation_id, const std::string& text) {
-  auto it = conversations_.find(conversation_id);
-  if (it == conversations_.end()) return 0;
-  size_t n = 0;
-  for (ConnId id : it->second.conns) {
-    Conn* c = find_conn(id);
-    if (c && c->state == ConnState::open) {
-      send(*c, text);
-      ++n;
-    }
-  }
-  return n;
+  return fanout_.publish(conversation_id, text);
 }
 
 void ServerHub::forget_conversation_if_idle(const std::string& conversation_id) {
   auto it = conversations_.find(conversation_id);
-  if (it != conversations_.end() && it->second.conns.empty() && it->second.turns.empty()) {
+  if (it != conversations_.end() && !fanout_.has_local_subscribers(conversation_id) && it->second.turns.empty()) {
     const bool had_tools = !it->second.tools.empty();
     conversations_.erase(it);
     if (had_tools) emit_tools(conversation_id, {});  // the application drops its copy too
@@ -284,11 +285,7 @@ void ServerHub::handle_close(int64_t now, ConnId conn, int code) {
   if (c->in_awaiting) awaiting_.erase(c->awaiting_it);
   if (!c->connection_id.empty()) {
     store_.connection_closed(c->connection_id, code, now);
-    auto it = conversations_.find(c->conversation_id);
-    if (it != conversations_.end()) {
-      auto& v = it->second.conns;
-      v.erase(std::remove(v.begin(), v.end(), conn), v.end());
-    }
+    fanout_.unsubscribe(c->conversation_id, conn);
     JsonOut ev;
     ev.str("type", "disconnect").str("connectionId", c->connection_id).str("conversationId", c->conversation_id);
     ev.str("clientId", c->client_id).str_or_null("userId", c->user_id).num("code", code);
@@ -377,8 +374,8 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   c.connection_id = connection_id;
   c.conversation_id = conversation_id;
   c.client_id = f.client_id;
-  Conversation& conv = conversations_[conversation_id];
-  conv.conns.push_back(c.id);
+  conversations_.try_emplace(conversation_id);  // its live state (tools, turns) from now on
+  fanout_.subscribe(conversation_id, c.id);
   if (store_.in_group()) group_.connects.push_back(c.id);
 
   protocol::ConnectConfirm cc;

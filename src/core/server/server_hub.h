@@ -24,6 +24,7 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -35,6 +36,7 @@
 #include "core/protocol/ids.h"
 #include "core/protocol/limits.h"
 #include "core/protocol/messages.h"
+#include "core/server/fanout.h"
 #include "core/server/rate_limiter.h"
 #include "core/store/event_store.h"
 
@@ -56,12 +58,11 @@ struct HubConfig {
   int64_t unavailable_retry_ms = 5000;
 };
 
-using ConnId = uint64_t;  // the transport's id of a socket
-
 class ServerHub {
  public:
-  // `store` and `entropy` must outlive the hub.
-  ServerHub(HubConfig config, store::EventStore& store, Entropy& entropy);
+  // `store`, `entropy` and `fanout` must outlive the hub. Without a fanout
+  // the hub uses an InProcessFanout of its own (every connection is here).
+  ServerHub(HubConfig config, store::EventStore& store, Entropy& entropy, Fanout* fanout = nullptr);
 
   // ---------------------------------------------------------------- inputs
 
@@ -242,8 +243,8 @@ class ServerHub {
   };
 
   // Live state of a conversation that has open connections or running turns.
+  // Its connections are the Fanout's (fanout_.subscribe on connect).
   struct Conversation {
-    std::vector<ConnId> conns;
     std::vector<protocol::ToolSpec> tools;
     std::map<std::string, std::string> turns;  // client messageId -> turn id
   };
@@ -282,6 +283,8 @@ class ServerHub {
                                     const std::string& ref_id, const std::string& reply_to,
                                     protocol::ServerFrame frame);
   Result<bool> end_cancelled(int64_t now, Turn& t, std::optional<protocol::Response> response);
+  // Stores the turn's response and outcome in one batch, sends it, ends the turn.
+  Result<bool> end_with_response(int64_t now, Turn& t, protocol::Response r, store::TurnStatus status);
   void end_turn(int64_t now, std::string turn_id);
   void abandon(int64_t now, Turn& t, const char* why);
   void set_typing(int64_t now, const std::string& conversation_id, bool on);
@@ -292,6 +295,8 @@ class ServerHub {
   HubConfig config_;
   store::EventStore& store_;
   Entropy& entropy_;
+  std::unique_ptr<Fanout> own_fanout_;  // when the owner gave none
+  Fanout& fanout_;
   bool started_ = false;
   bool shut_down_ = false;
   int64_t next_prune_at_ = 0;
