@@ -330,6 +330,11 @@ Result<bool> ServerHub::end_cancelled(int64_t now, Turn& t, std::optional<protoc
   r.content = t.streamed;
   r.cancelled = true;
   r.timestamp = ts(now);
+  return end_with_response(now, t, std::move(r), store::TurnStatus::cancelled);
+}
+
+Result<bool> ServerHub::end_with_response(int64_t now, Turn& t, protocol::Response r, store::TurnStatus status) {
+  const std::string turn_id = t.turn_id;
   auto begun = store_.begin();
   if (!begun) return lose_turn(now, t, begun.error());
   auto ev = append(now, t.conversation_id, "response", t.reply_id, t.message_id, r);
@@ -339,7 +344,7 @@ Result<bool> ServerHub::end_cancelled(int64_t now, Turn& t, std::optional<protoc
   }
   r.seq = ev->seq;
   auto put = store_.put_assistant_message(t.conversation_id, r);
-  auto fin = put ? store_.finish_turn(t.conversation_id, t.message_id, store::TurnStatus::cancelled, now) : put;
+  auto fin = put ? store_.finish_turn(t.conversation_id, t.message_id, status, now) : put;
   auto done = fin ? store_.commit() : fin;
   if (!done) {
     store_.rollback();
@@ -484,25 +489,7 @@ Result<bool> ServerHub::respond(int64_t now, std::string_view turn_id, std::stri
   }
   protocol::Response r = std::get<protocol::Response>(*frame);
   if (turn.cancelled) return end_cancelled(now, turn, std::move(r));
-
-  auto begun = store_.begin();
-  if (!begun) return lose_turn(now, turn, begun.error());
-  auto ev = append(now, turn.conversation_id, "response", turn.reply_id, turn.message_id, r);
-  if (!ev) {
-    store_.rollback();
-    return lose_turn(now, turn, ev.error());
-  }
-  r.seq = ev->seq;
-  auto put = store_.put_assistant_message(turn.conversation_id, r);
-  auto fin = put ? store_.finish_turn(turn.conversation_id, turn.message_id, store::TurnStatus::completed, now) : put;
-  auto done = fin ? store_.commit() : fin;
-  if (!done) {
-    store_.rollback();
-    return lose_turn(now, turn, done.error());
-  }
-  send_to_conversation(turn.conversation_id, ev->frame);
-  end_turn(now, turn.turn_id);
-  return true;
+  return end_with_response(now, turn, std::move(r), store::TurnStatus::completed);
 }
 
 Result<bool> ServerHub::fail(int64_t now, std::string_view turn_id, ErrorCode code, std::string_view message) {
