@@ -118,6 +118,11 @@ ServerHub::ServerHub(HubConfig config, store::EventStore& store, Entropy& entrop
   });
 }
 
+ServerHub::ServerHub(HubConfig config, std::unique_ptr<store::EventStore> store, Entropy& entropy, Fanout* fanout)
+    : ServerHub(std::move(config), *store, entropy, fanout) {
+  own_store_ = std::move(store);
+}
+
 store::RetentionPolicy ServerHub::retention() const {
   return store::RetentionPolicy{config_.retention_ms, config_.retention_events};
 }

@@ -63,6 +63,10 @@ class ServerHub {
   // `store`, `entropy` and `fanout` must outlive the hub. Without a fanout
   // the hub uses an InProcessFanout of its own (every connection is here).
   ServerHub(HubConfig config, store::EventStore& store, Entropy& entropy, Fanout* fanout = nullptr);
+  // The same, owning its store: what open_server_hub() (server_config.h)
+  // returns, so the binding reaches the store only through the hub.
+  ServerHub(HubConfig config, std::unique_ptr<store::EventStore> store, Entropy& entropy,
+            Fanout* fanout = nullptr);
 
   // ---------------------------------------------------------------- inputs
 
@@ -198,6 +202,12 @@ class ServerHub {
   };
   StoreHealth store_health() const;
 
+  // The store's log maintenance (EventStore::log_backlog, checkpoint_job,
+  // checkpoint), for the CommitScheduler; outside groups only.
+  int64_t store_log_backlog() const { return store_.log_backlog(); }
+  store::EventStore::BackgroundJob store_checkpoint_job() const { return store_.checkpoint_job(); }
+  Result<bool> store_checkpoint() { return store_.checkpoint(); }
+
   // Connections currently known (open or awaiting connect or closing).
   size_t connection_count() const { return conns_.size(); }
 
@@ -293,6 +303,7 @@ class ServerHub {
   store::RetentionPolicy retention() const;
 
   HubConfig config_;
+  std::unique_ptr<store::EventStore> own_store_;  // when the hub owns its store
   store::EventStore& store_;
   Entropy& entropy_;
   std::unique_ptr<Fanout> own_fanout_;  // when the owner gave none
