@@ -299,9 +299,7 @@ std::string message_to_json(const StoredMessage& m) {
 // ------------------------------------------------------------------ ClientStore
 
 ClientStore::ClientStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-ClientStore::~ClientStore() {
-  if (db_ && db_->in_transaction()) db_->exec("ROLLBACK");
-}
+ClientStore::~ClientStore() = default;  // Database rolls back an open batch
 
 Result<std::unique_ptr<ClientStore>> ClientStore::open(const std::string& path,
                                                        const ClientStoreOptions& options) {
@@ -347,26 +345,7 @@ Result<std::unique_ptr<ClientStore>> ClientStore::open(const std::string& path,
 }
 
 Result<bool> ClientStore::migrate() {
-  auto version = db_->user_version();
-  if (!version) return version.error();
-  if (*version > kSchemaVersion) {
-    return Error(ErrorCode::internal, "client database schema version " + std::to_string(*version) +
-                                          " is newer than this build understands (" +
-                                          std::to_string(kSchemaVersion) + ")");
-  }
-  if (*version == kSchemaVersion) return true;
-  Transaction txn(*db_);
-  if (!txn.begun()) return txn.begun().error();
-  for (int64_t v = *version; v < kSchemaVersion; ++v) {
-    auto r = db_->exec(kMigrations[v]);
-    if (!r) {
-      return Error(ErrorCode::internal, "client database migration to version " + std::to_string(v + 1) +
-                                            " failed: " + r.error().message);
-    }
-  }
-  auto r = db_->set_user_version(kSchemaVersion);
-  if (!r) return r.error();
-  return txn.commit();
+  return db_->migrate(kMigrations, static_cast<int>(kSchemaVersion), "client database");
 }
 
 Result<int64_t> ClientStore::schema_version() { return db_->user_version(); }
@@ -376,18 +355,18 @@ Result<int64_t> ClientStore::schema_version() { return db_->user_version(); }
 Result<bool> ClientStore::begin() {
   if (db_->in_transaction()) return Error(ErrorCode::internal, "a store batch is already open");
   batch_wrote_ = false;
-  return db_->exec("BEGIN");
+  return db_->begin();
 }
 
 Result<bool> ClientStore::commit() {
-  auto r = db_->exec("COMMIT");
+  auto r = db_->commit();
   if (r && batch_wrote_) ++changes_;
   batch_wrote_ = false;
   return r;
 }
 
 void ClientStore::rollback() {
-  if (db_->in_transaction()) db_->exec("ROLLBACK");
+  db_->rollback();
   batch_wrote_ = false;
 }
 

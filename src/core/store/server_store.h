@@ -47,10 +47,10 @@
 #include "core/protocol/messages.h"
 #include "core/store/event_store.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace chatwire::store {
+
+class Database;
 
 struct ServerStoreOptions {
   bool store_image_bytes = false;  // keep image bytes in `images` (off: metadata only)
@@ -102,7 +102,7 @@ class ServerStore final : public EventStore {
   // Not nestable; begin_group() fails inside a batch.
   Result<bool> begin_group() override;
   Result<bool> commit_group() override;
-  bool in_group() const override { return in_group_; }
+  bool in_group() const override;
   // PASSIVE checkpoint through this connection (outside batches and groups):
   // after checkpoint_file() on another thread copied the bulk of the WAL, this
   // copies the rest so the next commit starts the WAL over from its beginning.
@@ -210,30 +210,16 @@ class ServerStore final : public EventStore {
   Result<bool> has_component(std::string_view conversation_id, std::string_view component_id) override;
 
  private:
-  class Stmt;
-  ServerStore(sqlite3* db, ServerStoreOptions options);
-  Result<bool> exec(const char* sql);
-  Result<bool> run(const char* sql);  // a cached statement without results (BEGIN, COMMIT, SAVEPOINT...)
-  Result<bool> migrate();
+  ServerStore(std::unique_ptr<Database> db, ServerStoreOptions options);
   Result<bool> open_checked();  // open()'s pragmas, migration and verify()
   Result<bool> verify();
-  Result<sqlite3_stmt*> prepare(const char* sql);
-  Error sqlite_error(const char* what) const;
   Result<int64_t> prune_one(std::string_view conversation_id, int64_t now, const RetentionPolicy& retention);
   Result<int64_t> apply_cut(std::string_view conversation_id, int64_t cut);
 
-  sqlite3* db_;
+  std::unique_ptr<Database> db_;
   ServerStoreOptions options_;
   std::string path_;
   int64_t wal_pages_ = 0;
-  int batch_depth_ = 0;
-  bool batch_failed_ = false;
-  bool in_group_ = false;
-  // Why SQLite ended the open group's transaction by itself ("" while it is
-  // open); group_lost() notices it (autocommit back on inside a group).
-  std::string group_lost_;
-  bool group_lost();
-  std::unordered_map<const char*, sqlite3_stmt*> statements_;  // keyed by SQL literal
 };
 
 }  // namespace chatwire::store
