@@ -167,15 +167,7 @@ Result<Statement*> Database::prepare(const std::string& sql) {
   return raw;
 }
 
-Result<int64_t> Database::user_version() {
-  auto st = prepare("PRAGMA user_version");
-  if (!st) return st.error();
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  const int64_t v = *row ? (*st)->int64(0) : 0;
-  (*st)->reset();
-  return v;
-}
+Result<int64_t> Database::user_version() { return scalar("PRAGMA user_version"); }
 
 Result<bool> Database::set_user_version(int64_t version) {
   return exec("PRAGMA user_version = " + std::to_string(version));

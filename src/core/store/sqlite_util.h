@@ -118,6 +118,14 @@ class Database {
   // calls that might use the same SQL (the statement is shared).
   Result<Statement*> prepare(const std::string& sql);
 
+  // The integer in the first column of the first row of `sql` with `args`
+  // bound to ?1, ?2, ... (0 when there is no row).
+  template <class... Args>
+  Result<int64_t> scalar(const std::string& sql, const Args&... args);
+  // Runs a statement without rows with `args` bound; returns the rows it changed.
+  template <class... Args>
+  Result<int64_t> write(const std::string& sql, const Args&... args);
+
   // PRAGMA user_version (the schema version) read and write.
   Result<int64_t> user_version();
   Result<bool> set_user_version(int64_t version);
@@ -161,6 +169,30 @@ class Database {
   // open); group_lost() notices it (autocommit back on inside a group).
   std::string group_lost_;
 };
+
+template <class... Args>
+Result<int64_t> Database::scalar(const std::string& sql, const Args&... args) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  ScopedStatement s(*st);
+  int index = 0;
+  (s->bind(++index, args), ...);
+  auto row = s->step();
+  if (!row) return row.error();
+  return *row ? s->int64(0) : int64_t{0};
+}
+
+template <class... Args>
+Result<int64_t> Database::write(const std::string& sql, const Args&... args) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  ScopedStatement s(*st);
+  int index = 0;
+  (s->bind(++index, args), ...);
+  auto r = s->run();
+  if (!r) return r.error();
+  return changes();
+}
 
 }  // namespace chatwire::store
 
