@@ -6,17 +6,17 @@
 // JS in one batch, then re-arms the timer at poll_timeout(). The binding
 // decides nothing; it reads the clock and moves bytes.
 //
-// Group commit: the first input of a loop iteration opens a store group
-// (ServerStore::begin_group) and every input until the loop's check phase
-// joins it, so a burst of frames from many sockets is one SQLite transaction.
-// What the hub produced meanwhile (frames, closes, JS events) is held and
-// released only after commit_group() succeeded, in the check phase; an idle
-// handle keeps the loop from blocking in poll while a group is open. "Stored
-// before sent" and "stored before the application sees it" hold as before.
-// Checkpoints of the WAL run on a libuv worker (maybe_checkpoint).
+// Group commit and checkpoints are the core's CommitScheduler
+// (src/core/server/commit_scheduler.h): the binding calls it from its loop
+// hooks (before every input, the check phase, a worker's checkpoint round
+// ending, its timer) and carries out what it decides: frames and closes to
+// the transport, events to JS once their group is committed, checkpoint
+// rounds on a libuv worker, an idle handle while the loop must not block.
 // Reply.respond() resolves only once its group is committed: stored() gives JS
 // the open group's number, and after that group's commit onStored({group, ok})
-// tells JS (one call per group that has a waiter, not one per reply).
+// tells JS (one call per group that has a waiter, not one per reply). The
+// store is opened by the core (open_server_hub) and reached only through the
+// hub.
 #include <napi.h>
 #include <uv.h>
 
@@ -30,8 +30,8 @@
 #include "core/api/facade.h"
 #include "core/server/gate.h"
 #include "core/server/server_config.h"
+#include "core/server/commit_scheduler.h"
 #include "core/server/server_hub.h"
-#include "core/store/server_store.h"
 #include "node/conversions.h"
 #include "node/entropy.h"
 #include "node/lws_transport.h"
@@ -100,15 +100,12 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     on_stored_ = Napi::Persistent(info[3].As<Napi::Function>());
     on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
     on_ticket_ = Napi::Persistent(info[2].As<Napi::Function>());
-    store::ServerStoreOptions store_options;
-    store_options.external_checkpoint = true;  // checkpoints run on a worker thread (maybe_checkpoint)
-    store_options.max_bytes = config_.max_database_bytes;
-    // open() also checks the file (quick_check and a test write): a corrupt or
-    // read-only database fails listen() here, naming the file (issue 14.8).
-    auto store = store::ServerStore::open(config_.database, store_options);
-    if (!store) throw Napi::Error::New(env, "chatwire: cannot use the database: " + store.error().message);
-    store_ = std::move(*store);
-    hub_ = std::make_unique<server::ServerHub>(config_.hub, *store_, entropy_);
+    // Opening also checks the file (quick_check and a test write): a corrupt
+    // or read-only database fails listen() here, naming the file (issue 14.8).
+    auto hub = server::open_server_hub(config_, entropy_);
+    if (!hub) throw Napi::Error::New(env, "chatwire: cannot use the database: " + hub.error().message);
+    hub_ = std::move(*hub);
+    scheduler_ = std::make_unique<server::CommitScheduler>(*hub_);
     gate_ = std::make_unique<server::Gate>(config_.gate);
   }
 
@@ -142,6 +139,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     uv_timer_init(loop, catchup_timer_);
     catchup_timer_->data = this;
     uv_unref(reinterpret_cast<uv_handle_t*>(catchup_timer_));
+    scheduler_->start();
 
     WsServer::Options options;
     options.host = config_.host;
@@ -164,12 +162,12 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
       }
       gate_->opened(ip);
       peer_ips_[conn] = ip;
-      open_group();
+      before_input();
       hub_->handle_open(now_ms(), conn, std::move(user), ip);
       pump();
     };
     cb.on_message = [this](uint64_t conn, std::string_view text) {
-      open_group();
+      before_input();
       hub_->handle_frame(now_ms(), conn, text);
       pump();
     };
@@ -179,7 +177,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
         peer_ips_.erase(it);
       }
       if (hub_) {
-        open_group();
+        before_input();
         hub_->handle_close(now_ms(), conn, code);
         pump();
       }
@@ -244,9 +242,8 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   // 0 when everything done so far is already committed (no group is open);
   // else the open group's number, whose commit onStored will report.
   Napi::Value stored(const Napi::CallbackInfo& info) {
-    if (!group_open_) return Napi::Number::New(info.Env(), 0);
-    notify_group_ = group_id_;
-    return Napi::Number::New(info.Env(), static_cast<double>(group_id_));
+    const uint64_t group = scheduler_ ? scheduler_->wait_for_commit() : 0;
+    return Napi::Number::New(info.Env(), static_cast<double>(group));
   }
 
   Napi::Value fail(const Napi::CallbackInfo& info) {
@@ -296,7 +293,8 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
       return deferred->Promise();
     }
     closing_ = true;
-    open_group();
+    scheduler_->stop_checkpoints();
+    before_input();
     hub_->shutdown(now_ms());
     pump();
     flush_group();  // the closes go out before the transport shuts down
@@ -313,15 +311,15 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
         Napi::HandleScope scope(env);
         flush_group();  // e.g. the closes recorded while lws shut the sockets down
         release_handles();
-        hub_.reset();
-        store_.reset();
+        scheduler_.reset();
+        hub_.reset();  // and its store
         {
           Napi::CallbackScope cb_scope(env, async_context_);
           deferred->Resolve(env.Undefined());
         }
         Unref();
       };
-      if (!checkpoint_running_) {
+      if (!scheduler_->checkpoint_running()) {
         auto done = std::move(finish_close_);
         finish_close_ = nullptr;
         done();
@@ -331,48 +329,23 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   }
 
   // ------------------------------------------------------------ checkpoints
-  //
-  // The store does not checkpoint its WAL inside commits (copies and two
-  // fsyncs that would stall the event loop for every socket): when the WAL has
-  // grown by kCheckpointPages since the last round started, a round runs on a
-  // libuv worker thread through its own connection
-  // (ServerStore::checkpoint_file), one at a time; close() waits for it. When
-  // frames were committed during a round, another follows after kCatchupMs;
-  // once a round finds nothing new, the next commit starts the WAL over. Under
-  // sustained load that never happens: once the WAL holds kRestartPages, the
-  // loop copies the little a round left (ServerStore::checkpoint) itself.
-  // Measured on a 2-core VM: rounds of 1-5k frames take 30-170 ms on the
-  // worker; the loop's share is a copy of what was committed meanwhile.
-  static constexpr int64_t kCheckpointPages = 1000;
-  // WAL size (256 MB) at which the loop itself finishes a checkpoint: a stall
-  // of a copy and two fsyncs (40-140 ms measured here), so rare; under
-  // bursty load a lull restarts the WAL long before (catch-up rounds).
-  static constexpr int64_t kRestartPages = 65536;
-  static constexpr uint64_t kCatchupMs = 250;
+  // The scheduler decides when; a round runs on a libuv worker (the job
+  // touches only its own connection), one at a time; close() waits for it.
 
-  void maybe_checkpoint() {
-    if (!store_ || !loop_) return;
-    const int64_t pages = store_->wal_pages();
-    if (pages < last_wal_pages_) checkpoint_started_at_ = 0;  // the WAL restarted from its beginning
-    last_wal_pages_ = pages;
-    if (checkpoint_running_ || closing_ || tail_checkpoint_due_) return;
-    if (pages < checkpoint_started_at_ + kCheckpointPages) return;
-    start_checkpoint();
-  }
-
-  void start_checkpoint() {
-    checkpoint_started_at_ = store_->wal_pages();
-    checkpoint_running_ = true;
+  void start_checkpoints() {
+    if (!scheduler_ || !loop_) return;
+    auto job = scheduler_->poll_checkpoint_job();
+    if (!job) return;
     auto* work = new CheckpointWork;
     work->req.data = work;
     work->self = this;
-    work->path = store_->path();
+    work->job = std::move(job);
     Ref();  // alive until after_checkpoint
     uv_queue_work(
         loop_, &work->req,
         [](uv_work_t* req) {
           auto* w = static_cast<CheckpointWork*>(req->data);
-          auto r = store::ServerStore::checkpoint_file(w->path);
+          auto r = w->job();
           if (r) w->frames = *r;
           else w->error = r.error().message;
         },
@@ -383,32 +356,14 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   }
 
   void after_checkpoint(int64_t frames, const std::string& error) {
-    checkpoint_running_ = false;
     if (!error.empty()) fprintf(stderr, "chatwire ChatServer: %s\n", error.c_str());
+    if (scheduler_) scheduler_->handle_checkpoint_done(now_ms(), frames);
     if (finish_close_) {
       auto done = std::move(finish_close_);
       finish_close_ = nullptr;
       done();
-    } else if (idle_ && frames >= kRestartPages) {
-      // The WAL only starts over from its beginning when a transaction
-      // begins with every frame copied, which a worker racing the loop's
-      // commits never sees: the loop copies the frames committed since this
-      // round itself, in the next check phase (outside any transaction).
-      tail_checkpoint_due_ = true;
-      uv_idle_start(idle_, [](uv_idle_t*) {});
-    } else if (catchup_timer_ && store_ && store_->wal_pages() > frames) {
-      // Frames were committed while the round ran. Another round soon: in a
-      // lull it copies everything, and the next commit then starts the WAL
-      // over by itself (no work on the loop thread).
-      uv_timer_start(
-          catchup_timer_,
-          [](uv_timer_t* t) {
-            auto* self = static_cast<ServerNative*>(t->data);
-            if (self && self->store_ && !self->checkpoint_running_ && !self->closing_ && !self->tail_checkpoint_due_) {
-              self->start_checkpoint();
-            }
-          },
-          kCatchupMs, 0);
+    } else {
+      sync_loop_handles();
     }
     Unref();
   }
@@ -416,7 +371,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   struct CheckpointWork {
     uv_work_t req;
     ServerNative* self = nullptr;
-    std::string path;
+    store::EventStore::BackgroundJob job;  // runs on the worker
     int64_t frames = 0;
     std::string error;
   };
@@ -425,7 +380,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
 
   server::ServerHub& hub() {
     if (!hub_ || closing_) throw Napi::TypeError::New(Env(), "ChatServer is closed");
-    open_group();
+    before_input();
     return *hub_;
   }
 
@@ -450,97 +405,82 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     call_js(on_ticket_, request);
   }
 
-  // Drains the hub's outputs into held_; they leave (frames and closes to the
-  // transport, events to JS in one batch) once the open group is committed,
-  // right away when there is none.
+  // Moves the hub's outputs into the scheduler; they leave (frames and
+  // closes to the transport, events to JS in one batch) once the open group
+  // is committed, right away when there is none.
   void pump() {
     if (!hub_) return;
-    while (auto t = hub_->poll_transmit()) held_.push_back(Output{t->conn, 0, std::move(t->text)});
-    while (auto c = hub_->poll_close()) held_.push_back(Output{c->conn, c->code, std::move(c->reason)});
-    while (auto e = hub_->poll_event()) {
-      held_events_ += held_events_.empty() ? '[' : ',';
-      held_events_ += *e;
+    scheduler_->collect();
+    arm_timer();
+    if (!scheduler_->group_open()) release_outputs();
+  }
+
+  // Every input of this iteration is in (or the server closes): commit the
+  // open group and release what the scheduler lets out.
+  void flush_group() {
+    if (!scheduler_) return;
+    auto committed = scheduler_->commit(now_ms());
+    if (!committed.checkpoint_error.empty()) {
+      fprintf(stderr, "chatwire ChatServer: %s\n", committed.checkpoint_error.c_str());
     }
     arm_timer();
-    if (!group_open_) release_outputs();
-  }
-
-  // ------------------------------------------------------------ group commit
-
-  struct Output {
-    uint64_t conn;
-    int close_code;    // 0: a frame to send; else close with this code
-    std::string text;  // the frame, or the close reason
-  };
-
-  void open_group() {
-    if (group_open_ || !store_ || !idle_ || !hub_) return;
-    if (!hub_->begin_group()) return;  // then every batch commits on its own, as without groups
-    group_open_ = true;
-    ++group_id_;
-    uv_idle_start(idle_, [](uv_idle_t*) {});
-  }
-
-  // Commits the open group and releases what it held. When the commit fails,
-  // nothing of the group was stored, so nothing of it may be seen: its
-  // frames, closes and events are dropped, and what the hub queues instead
-  // (an `unavailable` error for each message the group confirmed or
-  // answered, a "store_error" event for the log) goes out at once.
-  void flush_group() {
-    uint64_t notify = 0;
-    bool ok = true;
-    if (group_open_) {
-      group_open_ = false;
-      uv_idle_stop(idle_);
-      auto r = hub_ ? hub_->commit_group(now_ms()) : store_->commit_group();
-      if (!r) {
-        held_.clear();
-        held_events_.clear();
-        ok = false;
-        pump();  // no group is open: the hub's answers to the failure leave now
-      }
-      if (notify_group_ == group_id_) {
-        notify = group_id_;
-        notify_group_ = 0;
-      }
-    }
-    run_tail_checkpoint();  // now, while no transaction is open
     release_outputs();
-    if (notify != 0) {
+    if (committed.waiter != 0) {
       Napi::Env env = Env();
       Napi::HandleScope scope(env);
       auto done = Napi::Object::New(env);
-      done.Set("group", static_cast<double>(notify));
-      done.Set("ok", ok);
+      done.Set("group", static_cast<double>(committed.waiter));
+      done.Set("ok", committed.ok);
       call_js(on_stored_, done);
     }
   }
 
-  void run_tail_checkpoint() {
-    if (!tail_checkpoint_due_ || group_open_ || !store_) return;
-    tail_checkpoint_due_ = false;
-    auto r = store_->checkpoint();
-    if (!r) fprintf(stderr, "chatwire ChatServer: %s\n", r.error().message.c_str());
+  void before_input() {
+    if (!scheduler_ || !idle_) return;  // groups only once listen() runs the loop hooks
+    scheduler_->before_input();
+    sync_loop_handles();
   }
 
   void release_outputs() {
-    if (!held_.empty()) {
-      std::vector<Output> out;
-      out.swap(held_);
-      for (auto& o : out) {
-        if (o.close_code) ws_.close(o.conn, o.close_code, std::move(o.text));
-        else ws_.send(o.conn, std::move(o.text));
-      }
+    if (!scheduler_) return;
+    while (auto o = scheduler_->poll_output()) {
+      if (o->close_code) ws_.close(o->conn, o->close_code, std::move(o->text));
+      else ws_.send(o->conn, std::move(o->text));
     }
-    if (!held_events_.empty()) {
-      std::string batch;
-      batch.swap(held_events_);
-      batch += ']';
+    std::string batch = scheduler_->take_events();
+    if (!batch.empty()) {
       Napi::Env env = Env();
       Napi::HandleScope scope(env);
       call_js(on_events_, from_json(env, batch));  // may run commands: a new group holds their outputs
     }
-    maybe_checkpoint();
+    start_checkpoints();
+    sync_loop_handles();
+  }
+
+  // The idle handle keeps poll from blocking while the scheduler waits for
+  // the check phase; the catch-up timer follows its poll_timeout().
+  void sync_loop_handles() {
+    if (!scheduler_) return;
+    if (idle_) {
+      if (scheduler_->wants_idle()) uv_idle_start(idle_, [](uv_idle_t*) {});
+      else uv_idle_stop(idle_);
+    }
+    if (!catchup_timer_) return;
+    auto at = scheduler_->poll_timeout();
+    if (!at) {
+      uv_timer_stop(catchup_timer_);
+      return;
+    }
+    uv_timer_start(
+        catchup_timer_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<ServerNative*>(t->data);
+          if (!self || !self->scheduler_ || self->closing_) return;
+          self->scheduler_->handle_timeout(now_ms());
+          self->start_checkpoints();
+          self->sync_loop_handles();
+        },
+        static_cast<uint64_t>(std::max<int64_t>(0, *at - now_ms())), 0);
   }
 
   // The loop's check phase: every input of this iteration is in; commit.
@@ -548,12 +488,11 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   // a new group: committed here too (a few rounds at most), so a turn whose
   // handler answers at once leaves in this iteration, not the next.
   void on_check() {
-    if (group_open_) {
-      for (int round = 0; round < 4 && group_open_; ++round) flush_group();
-    } else if (tail_checkpoint_due_) {
-      run_tail_checkpoint();
-      if (!group_open_) uv_idle_stop(idle_);
-    }
+    if (!scheduler_ || !scheduler_->wants_idle()) return;
+    int round = 0;
+    do {
+      flush_group();
+    } while (scheduler_ && scheduler_->group_open() && ++round < server::CommitScheduler::kCommitRounds);
   }
 
   // Calls into JS as Node's own callbacks do (MakeCallback), so promise jobs
@@ -581,7 +520,7 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
         [](uv_timer_t* t) {
           auto* self = static_cast<ServerNative*>(t->data);
           if (!self->hub_) return;
-          self->open_group();
+          self->before_input();
           self->hub_->handle_timeout(now_ms());
           self->pump();
         },
@@ -628,29 +567,20 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
 
   server::ServerConfig config_;
   SystemEntropy entropy_;
-  std::unique_ptr<store::ServerStore> store_;
-  std::unique_ptr<server::ServerHub> hub_;
+  std::unique_ptr<server::ServerHub> hub_;  // owns the store
+  std::unique_ptr<server::CommitScheduler> scheduler_;
   std::unique_ptr<server::Gate> gate_;
   WsServer ws_;
   Napi::AsyncContext async_context_;
   Napi::FunctionReference on_events_;
   Napi::FunctionReference on_ticket_;
   Napi::FunctionReference on_stored_;
-  uint64_t group_id_ = 0;      // number of the open (or last) group
-  uint64_t notify_group_ = 0;  // a group whose commit JS waits for, or 0
   uv_loop_t* loop_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   uv_check_t* check_ = nullptr;
   uv_idle_t* idle_ = nullptr;
   uv_timer_t* catchup_timer_ = nullptr;
-  bool group_open_ = false;
-  bool tail_checkpoint_due_ = false;
-  std::vector<Output> held_;
-  std::string held_events_;
   bool closing_ = false;
-  bool checkpoint_running_ = false;
-  int64_t checkpoint_started_at_ = 0;   // wal_pages() when the last checkpoint started
-  int64_t last_wal_pages_ = 0;
   std::function<void()> finish_close_;  // close()'s last step, deferred while a checkpoint runs
   uint64_t next_token_ = 0;
   uint64_t next_http_ = 0;

@@ -16,6 +16,7 @@
 #include "core/client/client_engine.h"
 #include "core/protocol/codec.h"
 #include "core/server/server_hub.h"
+#include "core/store/server_store.h"
 
 namespace chatwire::regressions {
 namespace {

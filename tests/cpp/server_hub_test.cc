@@ -1,6 +1,7 @@
 // ServerHub driven through its inputs and commands with a fake clock; every
 // frame it writes is checked to decode as a valid server frame.
 #include "core/server/server_hub.h"
+#include "core/store/server_store.h"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>

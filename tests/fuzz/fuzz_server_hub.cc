@@ -34,6 +34,7 @@
 #include "core/media/base64.h"
 #include "core/protocol/codec.h"
 #include "core/server/server_hub.h"
+#include "core/store/server_store.h"
 #include "fuzz_util.h"
 
 using namespace chatwire;

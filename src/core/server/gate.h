@@ -69,7 +69,6 @@ class Gate {
   // {"ticket","expiresAt"} for a user, 401 {"error"} for nullopt.
   HttpAnswer ticket_answer(std::optional<std::string> user_id, int64_t now, Entropy& entropy);
 
-  bool tickets_required() const { return static_cast<bool>(tickets_); }
   TicketAuthority* tickets() { return tickets_.get(); }
 
  private:

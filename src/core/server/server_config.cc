@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "core/protocol/codec.h"
+#include "core/store/server_store.h"
 
 namespace chatwire::server {
 
@@ -96,6 +97,15 @@ Result<ServerConfig> parse_server_config(std::string_view json) {
     c.gate.ticket_ttl_ms = ttl;
   }
   return c;
+}
+
+Result<std::unique_ptr<ServerHub>> open_server_hub(const ServerConfig& config, Entropy& entropy) {
+  store::ServerStoreOptions options;
+  options.external_checkpoint = true;  // the CommitScheduler's rounds, off the loop
+  options.max_bytes = config.max_database_bytes;
+  auto store = store::ServerStore::open(config.database, options);
+  if (!store) return store.error();
+  return std::make_unique<ServerHub>(config.hub, std::unique_ptr<store::EventStore>(std::move(*store)), entropy);
 }
 
 }  // namespace chatwire::server

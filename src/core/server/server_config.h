@@ -5,6 +5,7 @@
 #ifndef CHATWIRE_CORE_SERVER_SERVER_CONFIG_H_
 #define CHATWIRE_CORE_SERVER_SERVER_CONFIG_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,15 @@ struct ServerConfig {
 // "maxDatabaseBytes"}.
 // Errors are invalid_field naming the option.
 Result<ServerConfig> parse_server_config(std::string_view json);
+
+// Opens the store `config.database` names and a hub that owns it, for a
+// server on an event loop: the store never checkpoints inside commits (the
+// CommitScheduler schedules it) and is capped at max_database_bytes. Opening
+// checks the file (quick_check and a test write): a corrupt or read-only
+// database fails here, the message naming the file. Today every `database`
+// is a SQLite path (or ":memory:"); issue 20's postgresql:// URLs are chosen
+// here too, so the binding never names a store.
+Result<std::unique_ptr<ServerHub>> open_server_hub(const ServerConfig& config, Entropy& entropy);
 
 }  // namespace chatwire::server
 

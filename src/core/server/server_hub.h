@@ -24,6 +24,7 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -35,8 +36,9 @@
 #include "core/protocol/ids.h"
 #include "core/protocol/limits.h"
 #include "core/protocol/messages.h"
+#include "core/server/fanout.h"
 #include "core/server/rate_limiter.h"
-#include "core/store/server_store.h"
+#include "core/store/event_store.h"
 
 namespace chatwire::server {
 
@@ -56,12 +58,15 @@ struct HubConfig {
   int64_t unavailable_retry_ms = 5000;
 };
 
-using ConnId = uint64_t;  // the transport's id of a socket
-
 class ServerHub {
  public:
-  // `store` and `entropy` must outlive the hub.
-  ServerHub(HubConfig config, store::ServerStore& store, Entropy& entropy);
+  // `store`, `entropy` and `fanout` must outlive the hub. Without a fanout
+  // the hub uses an InProcessFanout of its own (every connection is here).
+  ServerHub(HubConfig config, store::EventStore& store, Entropy& entropy, Fanout* fanout = nullptr);
+  // The same, owning its store: what open_server_hub() (server_config.h)
+  // returns, so the binding reaches the store only through the hub.
+  ServerHub(HubConfig config, std::unique_ptr<store::EventStore> store, Entropy& entropy,
+            Fanout* fanout = nullptr);
 
   // ---------------------------------------------------------------- inputs
 
@@ -177,7 +182,7 @@ class ServerHub {
   const std::string* image_bytes(std::string_view turn_id, std::string_view image_id) const;
 
   // ---------------------------------------------------------------- the store
-  // Group commit (ServerStore::begin_group) through the hub, so it knows what a
+  // Group commit (EventStore::begin_group) through the hub, so it knows what a
   // failed group loses. begin_group() opens one; commit_group(now) commits it.
   // When the commit fails the owner drops every output it held back for the
   // group, and the hub forgets the turns the group started and queues, for
@@ -196,6 +201,12 @@ class ServerHub {
     std::string reason;
   };
   StoreHealth store_health() const;
+
+  // The store's log maintenance (EventStore::log_backlog, checkpoint_job,
+  // checkpoint), for the CommitScheduler; outside groups only.
+  int64_t store_log_backlog() const { return store_.log_backlog(); }
+  store::EventStore::BackgroundJob store_checkpoint_job() const { return store_.checkpoint_job(); }
+  Result<bool> store_checkpoint() { return store_.checkpoint(); }
 
   // Connections currently known (open or awaiting connect or closing).
   size_t connection_count() const { return conns_.size(); }
@@ -242,8 +253,8 @@ class ServerHub {
   };
 
   // Live state of a conversation that has open connections or running turns.
+  // Its connections are the Fanout's (fanout_.subscribe on connect).
   struct Conversation {
-    std::vector<ConnId> conns;
     std::vector<protocol::ToolSpec> tools;
     std::map<std::string, std::string> turns;  // client messageId -> turn id
   };
@@ -282,6 +293,8 @@ class ServerHub {
                                     const std::string& ref_id, const std::string& reply_to,
                                     protocol::ServerFrame frame);
   Result<bool> end_cancelled(int64_t now, Turn& t, std::optional<protocol::Response> response);
+  // Stores the turn's response and outcome in one batch, sends it, ends the turn.
+  Result<bool> end_with_response(int64_t now, Turn& t, protocol::Response r, store::TurnStatus status);
   void end_turn(int64_t now, std::string turn_id);
   void abandon(int64_t now, Turn& t, const char* why);
   void set_typing(int64_t now, const std::string& conversation_id, bool on);
@@ -290,8 +303,11 @@ class ServerHub {
   store::RetentionPolicy retention() const;
 
   HubConfig config_;
-  store::ServerStore& store_;
+  std::unique_ptr<store::EventStore> own_store_;  // when the hub owns its store
+  store::EventStore& store_;
   Entropy& entropy_;
+  std::unique_ptr<Fanout> own_fanout_;  // when the owner gave none
+  Fanout& fanout_;
   bool started_ = false;
   bool shut_down_ = false;
   int64_t next_prune_at_ = 0;

@@ -299,9 +299,7 @@ std::string message_to_json(const StoredMessage& m) {
 // ------------------------------------------------------------------ ClientStore
 
 ClientStore::ClientStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-ClientStore::~ClientStore() {
-  if (db_ && db_->in_transaction()) db_->exec("ROLLBACK");
-}
+ClientStore::~ClientStore() = default;  // Database rolls back an open batch
 
 Result<std::unique_ptr<ClientStore>> ClientStore::open(const std::string& path,
                                                        const ClientStoreOptions& options) {
@@ -347,26 +345,7 @@ Result<std::unique_ptr<ClientStore>> ClientStore::open(const std::string& path,
 }
 
 Result<bool> ClientStore::migrate() {
-  auto version = db_->user_version();
-  if (!version) return version.error();
-  if (*version > kSchemaVersion) {
-    return Error(ErrorCode::internal, "client database schema version " + std::to_string(*version) +
-                                          " is newer than this build understands (" +
-                                          std::to_string(kSchemaVersion) + ")");
-  }
-  if (*version == kSchemaVersion) return true;
-  Transaction txn(*db_);
-  if (!txn.begun()) return txn.begun().error();
-  for (int64_t v = *version; v < kSchemaVersion; ++v) {
-    auto r = db_->exec(kMigrations[v]);
-    if (!r) {
-      return Error(ErrorCode::internal, "client database migration to version " + std::to_string(v + 1) +
-                                            " failed: " + r.error().message);
-    }
-  }
-  auto r = db_->set_user_version(kSchemaVersion);
-  if (!r) return r.error();
-  return txn.commit();
+  return db_->migrate(kMigrations, static_cast<int>(kSchemaVersion), "client database");
 }
 
 Result<int64_t> ClientStore::schema_version() { return db_->user_version(); }
@@ -376,22 +355,28 @@ Result<int64_t> ClientStore::schema_version() { return db_->user_version(); }
 Result<bool> ClientStore::begin() {
   if (db_->in_transaction()) return Error(ErrorCode::internal, "a store batch is already open");
   batch_wrote_ = false;
-  return db_->exec("BEGIN");
+  return db_->begin();
 }
 
 Result<bool> ClientStore::commit() {
-  auto r = db_->exec("COMMIT");
+  auto r = db_->commit();
   if (r && batch_wrote_) ++changes_;
   batch_wrote_ = false;
   return r;
 }
 
 void ClientStore::rollback() {
-  if (db_->in_transaction()) db_->exec("ROLLBACK");
+  db_->rollback();
   batch_wrote_ = false;
 }
 
 bool ClientStore::in_transaction() const { return db_->in_transaction(); }
+
+Result<bool> ClientStore::counted(const Result<int64_t>& changed) {
+  if (!changed) return changed.error();
+  if (changed.value() > 0) wrote();
+  return true;
+}
 
 void ClientStore::wrote() {
   if (db_->in_transaction()) {
@@ -425,14 +410,7 @@ Result<bool> ClientStore::set_meta(std::string_view key, std::string_view value)
 }
 
 Result<int64_t> ClientStore::last_seq(std::string_view conversation_id) {
-  auto st = db_->prepare("SELECT last_seq FROM conversations WHERE conversation_id = ?1");
-  if (!st) return st.error();
-  (*st)->bind(1, conversation_id);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  const int64_t v = *row ? (*st)->int64(0) : 0;
-  (*st)->reset();
-  return v;
+  return db_->scalar("SELECT last_seq FROM conversations WHERE conversation_id = ?1", conversation_id);
 }
 
 Result<bool> ClientStore::set_last_seq(std::string_view conversation_id, int64_t seq) {
@@ -527,34 +505,17 @@ Result<std::vector<StoredMessage>> ClientStore::messages_from(int64_t ord) {
 }
 
 Result<bool> ClientStore::has_messages_before(int64_t ord) {
-  auto st = db_->prepare("SELECT EXISTS(SELECT 1 FROM messages WHERE ord < ?1)");
-  if (!st) return st.error();
-  (*st)->bind(1, ord);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  const bool v = *row && (*st)->int64(0) != 0;
-  (*st)->reset();
-  return v;
+  auto n = db_->scalar("SELECT EXISTS(SELECT 1 FROM messages WHERE ord < ?1)", ord);
+  if (!n) return n.error();
+  return *n != 0;
 }
 
 Result<int64_t> ClientStore::message_count() {
-  auto st = db_->prepare("SELECT COUNT(*) FROM messages");
-  if (!st) return st.error();
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  const int64_t v = *row ? (*st)->int64(0) : 0;
-  (*st)->reset();
-  return v;
+  return db_->scalar("SELECT COUNT(*) FROM messages");
 }
 
 Result<int64_t> ClientStore::next_order() {
-  auto st = db_->prepare("SELECT COALESCE(MAX(ord) + 1, 0) FROM messages");
-  if (!st) return st.error();
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  const int64_t v = *row ? (*st)->int64(0) : 0;
-  (*st)->reset();
-  return v;
+  return db_->scalar("SELECT COALESCE(MAX(ord) + 1, 0) FROM messages");
 }
 
 Result<int64_t> ClientStore::make_room_for_seq(std::string_view conversation_id, int64_t seq) {
@@ -610,37 +571,22 @@ Result<std::vector<std::string>> ClientStore::image_bytes(std::string_view messa
 }
 
 Result<bool> ClientStore::drop_image_bytes(std::string_view message_id) {
-  auto st = db_->prepare("DELETE FROM image_bytes WHERE message_id = ?1");
-  if (!st) return st.error();
-  auto r = (*st)->bind(1, message_id).run();
-  if (r && db_->changes() > 0) wrote();
-  return r;
+  return counted(db_->write("DELETE FROM image_bytes WHERE message_id = ?1", message_id));
 }
 
 // ---- outbox
 
 Result<bool> ClientStore::outbox_push(std::string_view message_id, int64_t not_before) {
-  auto st = db_->prepare("INSERT OR IGNORE INTO outbox(message_id, not_before) VALUES(?1, ?2)");
-  if (!st) return st.error();
-  auto r = (*st)->bind(1, message_id).bind(2, not_before).run();
-  if (r && db_->changes() > 0) wrote();
-  return r;
+  return counted(
+      db_->write("INSERT OR IGNORE INTO outbox(message_id, not_before) VALUES(?1, ?2)", message_id, not_before));
 }
 
 Result<bool> ClientStore::outbox_remove(std::string_view message_id) {
-  auto st = db_->prepare("DELETE FROM outbox WHERE message_id = ?1");
-  if (!st) return st.error();
-  auto r = (*st)->bind(1, message_id).run();
-  if (r && db_->changes() > 0) wrote();
-  return r;
+  return counted(db_->write("DELETE FROM outbox WHERE message_id = ?1", message_id));
 }
 
 Result<bool> ClientStore::outbox_hold(std::string_view message_id, int64_t not_before) {
-  auto st = db_->prepare("UPDATE outbox SET not_before = ?2 WHERE message_id = ?1");
-  if (!st) return st.error();
-  auto r = (*st)->bind(1, message_id).bind(2, not_before).run();
-  if (r && db_->changes() > 0) wrote();
-  return r;
+  return counted(db_->write("UPDATE outbox SET not_before = ?2 WHERE message_id = ?1", message_id, not_before));
 }
 
 Result<std::vector<OutboxEntry>> ClientStore::outbox() {
@@ -660,11 +606,8 @@ Result<std::vector<OutboxEntry>> ClientStore::outbox() {
 // ---- tool results
 
 Result<bool> ClientStore::put_tool_result(const ToolResultRecord& rec) {
-  auto st = db_->prepare("INSERT OR IGNORE INTO tool_results(tool_call_id, result, error) VALUES(?1, ?2, ?3)");
-  if (!st) return st.error();
-  auto r = (*st)->bind(1, rec.tool_call_id).bind(2, rec.result_json).bind(3, rec.error).run();
-  if (r && db_->changes() > 0) wrote();
-  return r;
+  return counted(db_->write("INSERT OR IGNORE INTO tool_results(tool_call_id, result, error) VALUES(?1, ?2, ?3)",
+                            rec.tool_call_id, rec.result_json, rec.error));
 }
 
 Result<std::optional<ToolResultRecord>> ClientStore::find_tool_result(std::string_view tool_call_id) {

@@ -208,6 +208,8 @@ class ClientStore {
   Result<std::vector<StoredMessage>> read_messages(const std::string& sql, int64_t a, int64_t b, int nparams);
   // Records that a write happened (counted now, or at commit inside a batch).
   void wrote();
+  // A write's result: counts it as a change when it changed rows.
+  Result<bool> counted(const Result<int64_t>& changed);
 
   std::unique_ptr<Database> db_;
   uint64_t changes_ = 0;

@@ -6,6 +6,8 @@
 #include <climits>
 #include <map>
 
+#include "core/store/sqlite_util.h"
+
 #include "core/protocol/codec.h"
 #include "core/protocol/limits.h"
 
@@ -113,61 +115,6 @@ TurnStatus status_from_name(const std::string& name) {
 
 const char* turn_status_name(TurnStatus status) { return kStatusNames[static_cast<int>(status)]; }
 
-// A cached prepared statement in use: binds, steps, reads columns, and resets
-// itself when it goes out of scope so the cache can hand it out again.
-class ServerStore::Stmt {
- public:
-  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
-  ~Stmt() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& text(int i, std::string_view v) {
-    // A null data pointer would bind SQL NULL; an empty view is the empty text.
-    sqlite3_bind_text(s_, i, v.data() ? v.data() : "", static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& opt_text(int i, const std::optional<std::string>& v) {
-    if (v) return text(i, *v);
-    sqlite3_bind_null(s_, i);
-    return *this;
-  }
-  Stmt& integer(int i, int64_t v) {
-    sqlite3_bind_int64(s_, i, v);
-    return *this;
-  }
-  Stmt& blob(int i, std::string_view v) {
-    if (v.empty()) {
-      sqlite3_bind_null(s_, i);
-    } else {
-      sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    }
-    return *this;
-  }
-  int step() { return sqlite3_step(s_); }
-
-  std::string col_text(int c) const {
-    const unsigned char* p = sqlite3_column_text(s_, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(s_, c)) : std::string();
-  }
-  std::optional<std::string> col_opt_text(int c) const {
-    if (sqlite3_column_type(s_, c) == SQLITE_NULL) return std::nullopt;
-    return col_text(c);
-  }
-  std::string col_blob(int c) const {
-    const void* p = sqlite3_column_blob(s_, c);
-    return p ? std::string(static_cast<const char*>(p), sqlite3_column_bytes(s_, c)) : std::string();
-  }
-  int64_t col_int(int c) const { return sqlite3_column_int64(s_, c); }
-  bool col_null(int c) const { return sqlite3_column_type(s_, c) == SQLITE_NULL; }
-
- private:
-  sqlite3_stmt* s_;
-};
-
 // Returns the error of a failed Result expression.
 #define CW_TRY(expr)                    \
   do {                                  \
@@ -175,7 +122,19 @@ class ServerStore::Stmt {
     if (!cw_r_) return cw_r_.error();   \
   } while (0)
 
+// Runs a statement without rows to its end; its error names `what`.
+#define CW_RUN(s, what)                                        \
+  do {                                                         \
+    auto cw_r_ = (s)->run();                                   \
+    if (!cw_r_) return store_error(cw_r_.error(), what);       \
+  } while (0)
+
 namespace {
+
+Error store_error(const Error& cause, const char* what) {
+  return Error(cause.code, std::string("store: ") + what + ": " + cause.message);
+}
+
 // begin() + commit()/rollback() around a scope.
 class BatchGuard {
  public:
@@ -197,49 +156,20 @@ class BatchGuard {
   ServerStore& s_;
   bool started_ = false;
 };
+
 }  // namespace
 
-ServerStore::ServerStore(sqlite3* db, ServerStoreOptions options) : db_(db), options_(options) {}
+ServerStore::ServerStore(std::unique_ptr<Database> db, ServerStoreOptions options)
+    : db_(std::move(db)), options_(options) {}
 
-ServerStore::~ServerStore() {
-  for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-  sqlite3_close(db_);
-}
+ServerStore::~ServerStore() = default;
 
 int ServerStore::schema_version() { return kSchemaVersion; }
 
-Error ServerStore::sqlite_error(const char* what) const {
-  return Error(ErrorCode::internal, std::string("store: ") + what + ": " + sqlite3_errmsg(db_));
-}
-
-Result<bool> ServerStore::exec(const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    Error e(ErrorCode::internal, std::string("store: ") + (msg ? msg : "exec failed"));
-    sqlite3_free(msg);
-    return e;
-  }
-  return true;
-}
-
-Result<sqlite3_stmt*> ServerStore::prepare(const char* sql) {
-  auto it = statements_.find(sql);
-  if (it != statements_.end()) return it->second;
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) return sqlite_error("prepare");
-  statements_.emplace(sql, stmt);
-  return stmt;
-}
-
 Result<std::unique_ptr<ServerStore>> ServerStore::open(const std::string& path, ServerStoreOptions options) {
-  sqlite3* db = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
-    Error e(ErrorCode::internal, "store: cannot open '" + path + "': " + (db ? sqlite3_errmsg(db) : "out of memory"));
-    sqlite3_close(db);
-    return e;
-  }
-  std::unique_ptr<ServerStore> store(new ServerStore(db, options));
+  auto db = Database::open(path, 5000);
+  if (!db) return Error(ErrorCode::internal, "store: " + db.error().message);
+  std::unique_ptr<ServerStore> store(new ServerStore(std::move(*db), options));
   store->path_ = path;
   auto opened = store->open_checked();
   if (!opened) {
@@ -253,63 +183,59 @@ Result<std::unique_ptr<ServerStore>> ServerStore::open(const std::string& path, 
 }
 
 Result<bool> ServerStore::open_checked() {
-  sqlite3* db = db_;
-  const std::string& path = path_;
-  const ServerStoreOptions& options = options_;
-  ServerStore* self = this;
-  if (path != ":memory:" && !path.empty()) {
-    if (sqlite3_db_readonly(db, "main") == 1) {
+  if (path_ != ":memory:" && !path_.empty()) {
+    if (sqlite3_db_readonly(db_->handle(), "main") == 1) {
       return Error(ErrorCode::internal, "store: the file is read-only (the server must be able to write it and its directory)");
     }
-    CW_TRY(self->exec("PRAGMA journal_mode=WAL"));
-    CW_TRY(self->exec("PRAGMA synchronous=NORMAL"));
+    CW_TRY(db_->exec("PRAGMA journal_mode=WAL"));
+    CW_TRY(db_->exec("PRAGMA synchronous=NORMAL"));
     // A turn touches ~10 index and table pages; a group of turns (begin_group)
     // many more. With SQLite's default 2 MB cache they spill to the WAL in the
     // middle of the transaction and are read back: 32 MB keeps them in memory.
-    CW_TRY(self->exec("PRAGMA cache_size=-32768"));
-    CW_TRY(self->exec("PRAGMA temp_store=MEMORY"));  // savepoint journals of batches inside a group
-    if (options.max_bytes > 0) {
-      auto st = self->prepare("PRAGMA page_size");
+    CW_TRY(db_->exec("PRAGMA cache_size=-32768"));
+    CW_TRY(db_->exec("PRAGMA temp_store=MEMORY"));  // savepoint journals of batches inside a group
+    if (options_.max_bytes > 0) {
+      auto st = db_->prepare("PRAGMA page_size");
       if (!st) return st.error();
       int64_t page_size = 4096;
       {
-        Stmt q(*st);
-        if (q.step() == SQLITE_ROW) page_size = q.col_int(0);
+        ScopedStatement q(*st);
+        auto row = q->step();
+        if (row && *row) page_size = q->int64(0);
       }
-      const int64_t pages = std::max<int64_t>(1, options.max_bytes / page_size);
-      CW_TRY(self->exec(("PRAGMA max_page_count=" + std::to_string(pages)).c_str()));
+      const int64_t pages = std::max<int64_t>(1, options_.max_bytes / page_size);
+      CW_TRY(db_->exec("PRAGMA max_page_count=" + std::to_string(pages)));
     }
-    if (options.external_checkpoint) {
+    if (options_.external_checkpoint) {
       // Replaces SQLite's automatic checkpoint hook: record the WAL size only.
       sqlite3_wal_hook(
-          db,
+          db_->handle(),
           [](void* self, sqlite3*, const char*, int pages) {
             static_cast<ServerStore*>(self)->wal_pages_ = pages;
             return SQLITE_OK;
           },
-          self);
+          this);
     }
   }
-  sqlite3_busy_timeout(db, 5000);
-  CW_TRY(self->migrate());
-  return self->verify();
+  CW_TRY(db_->migrate(kMigrations, kSchemaVersion, "store: database"));
+  return verify();
 }
 
 Result<bool> ServerStore::verify() {
   {
-    auto st = prepare("PRAGMA quick_check(1)");
+    auto st = db_->prepare("PRAGMA quick_check(1)");
     if (!st) return st.error();
-    Stmt s(*st);
-    const int rc = s.step();
-    if (rc != SQLITE_ROW) return sqlite_error("quick_check");
-    const std::string verdict = s.col_text(0);
+    ScopedStatement s(*st);
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "quick_check");
+    const std::string verdict = *row ? s->text(0) : std::string("no answer");
     if (verdict != "ok") return Error(ErrorCode::internal, "store: the file is corrupt (quick_check: " + verdict + ")");
   }
   // The write check runs outside the statement cache: these run once.
-  CW_TRY(exec("BEGIN IMMEDIATE"));
-  auto wrote = exec("CREATE TABLE cw_write_check (x INTEGER); INSERT INTO cw_write_check VALUES (1)");
-  exec("ROLLBACK");
-  if (!wrote) return Error(ErrorCode::internal, wrote.error().message + " (a test write failed)");
+  CW_TRY(db_->exec("BEGIN IMMEDIATE"));
+  auto wrote = db_->exec("CREATE TABLE cw_write_check (x INTEGER); INSERT INTO cw_write_check VALUES (1)");
+  db_->exec("ROLLBACK");
+  if (!wrote) return Error(ErrorCode::internal, "store: " + wrote.error().message + " (a test write failed)");
   return true;
 }
 
@@ -335,110 +261,21 @@ Result<int64_t> ServerStore::checkpoint_file(const std::string& path) {
   return out;
 }
 
-Result<bool> ServerStore::migrate() {
-  int version = 0;
-  {
-    auto st = prepare("PRAGMA user_version");
-    if (!st) return st.error();
-    Stmt s(*st);
-    if (s.step() == SQLITE_ROW) version = static_cast<int>(s.col_int(0));
-  }
-  if (version > kSchemaVersion) {
-    return Error(ErrorCode::internal, "store: database schema version " + std::to_string(version) +
-                                          " is newer than this chatwire (" + std::to_string(kSchemaVersion) + ")");
-  }
-  if (version == kSchemaVersion) return true;
-  BatchGuard batch(*this);
-  CW_TRY(batch.begin());
-  for (int v = version; v < kSchemaVersion; ++v) CW_TRY(exec(kMigrations[v]));
-  CW_TRY(exec(("PRAGMA user_version=" + std::to_string(kSchemaVersion)).c_str()));
-  return batch.commit();
-}
-
 // ------------------------------------------------------------------ batches
 
-Result<bool> ServerStore::run(const char* sql) {
-  auto st = prepare(sql);
-  if (!st) return st.error();
-  Stmt s(*st);
-  if (s.step() != SQLITE_DONE) return sqlite_error(sql);
-  return true;
-}
-
-Result<bool> ServerStore::begin() {
-  // SQLite rolls the whole transaction back by itself on some errors
-  // (SQLITE_FULL, IOERR, NOMEM): the group is then gone, and a SAVEPOINT
-  // now would start a transaction of its own outside it.
-  if (in_group_ && group_lost()) return Error(ErrorCode::internal, "store: " + group_lost_);
-  if (batch_depth_ == 0) CW_TRY(run(in_group_ ? "SAVEPOINT cw_batch" : "BEGIN IMMEDIATE"));
-  ++batch_depth_;
-  return true;
-}
-
-Result<bool> ServerStore::commit() {
-  if (batch_depth_ == 0) return Error(ErrorCode::internal, "store: the batch was rolled back");
-  if (--batch_depth_ == 0) {
-    auto r = run(in_group_ ? "RELEASE cw_batch" : "COMMIT");
-    if (!r) {
-      if (in_group_) {
-        run("ROLLBACK TO cw_batch");
-        run("RELEASE cw_batch");
-      } else {
-        exec("ROLLBACK");
-      }
-      return r;
-    }
-  }
-  return true;
-}
-
-void ServerStore::rollback() {
-  if (batch_depth_ == 0) return;
-  batch_depth_ = 0;
-  if (in_group_ && group_lost()) return;
-  if (in_group_) {
-    run("ROLLBACK TO cw_batch");
-    run("RELEASE cw_batch");
-  } else {
-    exec("ROLLBACK");
-  }
-}
-
-Result<bool> ServerStore::begin_group() {
-  if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "store: a group cannot start inside a batch");
-  CW_TRY(run("BEGIN IMMEDIATE"));
-  in_group_ = true;
-  group_lost_.clear();
-  return true;
-}
-
-bool ServerStore::group_lost() {
-  if (!group_lost_.empty()) return true;
-  if (!sqlite3_get_autocommit(db_)) return false;
-  group_lost_ = std::string("the transaction was rolled back by SQLite after: ") + sqlite3_errmsg(db_);
-  return true;
-}
-
-Result<bool> ServerStore::commit_group() {
-  if (!in_group_) return Error(ErrorCode::internal, "store: no group is open");
-  rollback();  // a batch left open is a bug of the caller: it does not get committed half-done
-  if (group_lost()) {
-    in_group_ = false;
-    return Error(ErrorCode::internal, "store: " + group_lost_);
-  }
-  in_group_ = false;
-  auto r = run("COMMIT");
-  if (!r) {
-    exec("ROLLBACK");
-    return r;
-  }
-  return true;
-}
+Result<bool> ServerStore::begin() { return db_->begin(); }
+Result<bool> ServerStore::commit() { return db_->commit(); }
+void ServerStore::rollback() { db_->rollback(); }
+Result<bool> ServerStore::begin_group() { return db_->begin_group(); }
+Result<bool> ServerStore::commit_group() { return db_->commit_group(); }
+bool ServerStore::in_group() const { return db_->in_group(); }
 
 Result<bool> ServerStore::checkpoint() {
-  if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "store: checkpoint inside a transaction");
-  const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sqlite_error("checkpoint");
+  if (db_->in_group() || db_->in_batch()) {
+    return Error(ErrorCode::internal, "store: checkpoint inside a transaction");
+  }
+  const int rc = sqlite3_wal_checkpoint_v2(db_->handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return db_->error("checkpoint");
   return true;
 }
 
@@ -446,43 +283,43 @@ Result<bool> ServerStore::checkpoint() {
 
 Result<bool> ServerStore::create_conversation(std::string_view id, std::string_view client_id,
                                               std::string_view user_id, int64_t now) {
-  auto st = prepare(
+  auto st = db_->prepare(
       "INSERT INTO conversations (id, client_id, user_id, created_at) VALUES (?1, ?2, ?3, ?4)");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, id).text(2, client_id).text(3, user_id).integer(4, now);
-  if (s.step() != SQLITE_DONE) return sqlite_error("create conversation");
+  ScopedStatement s(*st);
+  s->bind(1, id).bind(2, client_id).bind(3, user_id).bind(4, now);
+  CW_RUN(s, "create conversation");
   return true;
 }
 
 Result<std::optional<ConversationRecord>> ServerStore::find_conversation(std::string_view id) {
-  auto st = prepare(
+  auto st = db_->prepare(
       "SELECT id, client_id, user_id, created_at, last_seq, pruned_through FROM conversations WHERE id = ?1");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, id);
-  const int rc = s.step();
-  if (rc == SQLITE_DONE) return std::optional<ConversationRecord>();
-  if (rc != SQLITE_ROW) return sqlite_error("find conversation");
+  ScopedStatement s(*st);
+  s->bind(1, id);
+  auto row = s->step();
+  if (!row) return store_error(row.error(), "find conversation");
+  if (!*row) return std::optional<ConversationRecord>();
   ConversationRecord c;
-  c.id = s.col_text(0);
-  c.client_id = s.col_text(1);
-  c.user_id = s.col_text(2);
-  c.created_at_ms = s.col_int(3);
-  c.last_seq = s.col_int(4);
-  c.pruned_through = s.col_int(5);
+  c.id = s->text(0);
+  c.client_id = s->text(1);
+  c.user_id = s->text(2);
+  c.created_at_ms = s->int64(3);
+  c.last_seq = s->int64(4);
+  c.pruned_through = s->int64(5);
   return std::optional<ConversationRecord>(std::move(c));
 }
 
 Result<bool> ServerStore::owns(std::string_view conversation_id, std::string_view client_id,
                                std::string_view user_id) {
-  auto st = prepare("SELECT 1 FROM conversations WHERE id = ?1 AND client_id = ?2 AND user_id = ?3");
+  auto st = db_->prepare("SELECT 1 FROM conversations WHERE id = ?1 AND client_id = ?2 AND user_id = ?3");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, client_id).text(3, user_id);
-  const int rc = s.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error("ownership check");
-  return rc == SQLITE_ROW;
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, client_id).bind(3, user_id);
+  auto row = s->step();
+  if (!row) return store_error(row.error(), "ownership check");
+  return *row;
 }
 
 // ------------------------------------------------------------------ connections
@@ -490,23 +327,23 @@ Result<bool> ServerStore::owns(std::string_view conversation_id, std::string_vie
 Result<bool> ServerStore::connection_opened(std::string_view connection_id, std::string_view conversation_id,
                                             std::string_view client_id, std::string_view user_id,
                                             std::string_view peer_ip, int64_t now) {
-  auto st = prepare(
+  auto st = db_->prepare(
       "INSERT INTO connections (id, conversation_id, client_id, user_id, peer_ip, opened_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, connection_id).text(2, conversation_id).text(3, client_id).text(4, user_id).text(5, peer_ip);
-  s.integer(6, now);
-  if (s.step() != SQLITE_DONE) return sqlite_error("record connection");
+  ScopedStatement s(*st);
+  s->bind(1, connection_id).bind(2, conversation_id).bind(3, client_id).bind(4, user_id).bind(5, peer_ip);
+  s->bind(6, now);
+  CW_RUN(s, "record connection");
   return true;
 }
 
 Result<bool> ServerStore::connection_closed(std::string_view connection_id, int code, int64_t now) {
-  auto st = prepare("UPDATE connections SET closed_at = ?2, close_code = ?3 WHERE id = ?1");
+  auto st = db_->prepare("UPDATE connections SET closed_at = ?2, close_code = ?3 WHERE id = ?1");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, connection_id).integer(2, now).integer(3, code);
-  if (s.step() != SQLITE_DONE) return sqlite_error("record connection close");
+  ScopedStatement s(*st);
+  s->bind(1, connection_id).bind(2, now).bind(3, code);
+  CW_RUN(s, "record connection close");
   return true;
 }
 
@@ -522,22 +359,23 @@ Result<EventRecord> ServerStore::append_event(std::string_view conversation_id, 
   EventRecord e;
   e.conversation_id = std::string(conversation_id);
   {
-    auto st = prepare("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1");
+    auto st = db_->prepare("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id);
-    if (s.step() != SQLITE_DONE) return sqlite_error("allocate seq");
-    if (sqlite3_changes(db_) != 1) {
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id);
+    CW_RUN(s, "allocate seq");
+    if (db_->changes() != 1) {
       return Error(ErrorCode::not_found, "store: unknown conversation '" + std::string(conversation_id) + "'");
     }
   }
   {
-    auto st = prepare("SELECT last_seq FROM conversations WHERE id = ?1");
+    auto st = db_->prepare("SELECT last_seq FROM conversations WHERE id = ?1");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id);
-    if (s.step() != SQLITE_ROW) return sqlite_error("read seq");
-    e.seq = s.col_int(0);
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id);
+    auto row = s->step();
+    if (!row || !*row) return row ? Error(ErrorCode::internal, "store: read seq: no row") : store_error(row.error(), "read seq");
+    e.seq = s->int64(0);
   }
   e.kind = std::string(kind);
   e.ref_id = std::string(ref_id);
@@ -545,32 +383,29 @@ Result<EventRecord> ServerStore::append_event(std::string_view conversation_id, 
   e.created_at_ms = now;
   e.frame = frame_for_seq(e.seq);
   {
-    auto st = prepare(
+    auto st = db_->prepare(
         "INSERT INTO events (conversation_id, seq, kind, ref_id, reply_to, created_at, frame) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, e.conversation_id).integer(2, e.seq).text(3, e.kind).text(4, e.ref_id).text(5, e.reply_to);
-    s.integer(6, e.created_at_ms).text(7, e.frame);
-    if (s.step() != SQLITE_DONE) return sqlite_error("store event");
+    ScopedStatement s(*st);
+    s->bind(1, e.conversation_id).bind(2, e.seq).bind(3, e.kind).bind(4, e.ref_id).bind(5, e.reply_to);
+    s->bind(6, e.created_at_ms).bind(7, e.frame);
+    CW_RUN(s, "store event");
   }
   CW_TRY(batch.commit());
   return e;
 }
 
 namespace {
-EventRecord event_from(sqlite3_stmt* st) {
-  auto text = [&](int c) {
-    const unsigned char* p = sqlite3_column_text(st, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st, c)) : std::string();
-  };
+EventRecord event_from(const Statement& st) {
+  auto text = [&](int c) { return st.text(c); };
   EventRecord e;
   e.conversation_id = text(0);
-  e.seq = sqlite3_column_int64(st, 1);
+  e.seq = st.int64(1);
   e.kind = text(2);
   e.ref_id = text(3);
   e.reply_to = text(4);
-  e.created_at_ms = sqlite3_column_int64(st, 5);
+  e.created_at_ms = st.int64(5);
   e.frame = text(6);
   return e;
 }
@@ -586,81 +421,88 @@ Result<Replay> ServerStore::events_after(std::string_view conversation_id, int64
   }
   Replay out;
   out.recovered = after_seq >= (*conv)->pruned_through && after_seq <= (*conv)->last_seq;
-  auto st = prepare(CW_EVENT_SELECT "WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq");
+  auto st = db_->prepare(CW_EVENT_SELECT "WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).integer(2, after_seq);
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out.events.push_back(event_from(*st));
-  if (rc != SQLITE_DONE) return sqlite_error("read events");
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, after_seq);
+  for (;;) {
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "read events");
+    if (!*row) break;
+    out.events.push_back(event_from(*s));
+  }
   return out;
 }
 
 Result<std::vector<EventRecord>> ServerStore::events_for_message(std::string_view conversation_id,
                                                                  std::string_view message_id) {
-  auto st = prepare(CW_EVENT_SELECT
+  auto st = db_->prepare(CW_EVENT_SELECT
                     "WHERE conversation_id = ?1 AND (ref_id = ?2 OR reply_to = ?2) ORDER BY seq");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, message_id);
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, message_id);
   std::vector<EventRecord> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out.push_back(event_from(*st));
-  if (rc != SQLITE_DONE) return sqlite_error("read message events");
+  for (;;) {
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "read message events");
+    if (!*row) break;
+    out.push_back(event_from(*s));
+  }
   return out;
 }
 
 Result<std::optional<EventRecord>> ServerStore::find_event(std::string_view conversation_id,
                                                            std::string_view kind, std::string_view ref_id) {
-  auto st = prepare(CW_EVENT_SELECT
+  auto st = db_->prepare(CW_EVENT_SELECT
                     "WHERE conversation_id = ?1 AND ref_id = ?2 AND kind = ?3 ORDER BY seq LIMIT 1");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, ref_id).text(3, kind);
-  const int rc = s.step();
-  if (rc == SQLITE_DONE) return std::optional<EventRecord>();
-  if (rc != SQLITE_ROW) return sqlite_error("find event");
-  return std::optional<EventRecord>(event_from(*st));
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, ref_id).bind(3, kind);
+  auto row = s->step();
+  if (!row) return store_error(row.error(), "find event");
+  if (!*row) return std::optional<EventRecord>();
+  return std::optional<EventRecord>(event_from(*s));
 }
 
 // Removes the prefix of a conversation's events up to `cut`, if that moves
 // pruned_through forward. Returns the number of events deleted.
 Result<int64_t> ServerStore::apply_cut(std::string_view conversation_id, int64_t cut) {
   {
-    auto st = prepare("UPDATE conversations SET pruned_through = ?2 WHERE id = ?1 AND pruned_through < ?2");
+    auto st = db_->prepare("UPDATE conversations SET pruned_through = ?2 WHERE id = ?1 AND pruned_through < ?2");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id).integer(2, cut);
-    if (s.step() != SQLITE_DONE) return sqlite_error("prune");
-    if (sqlite3_changes(db_) == 0) return int64_t{0};
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, cut);
+    CW_RUN(s, "prune");
+    if (db_->changes() == 0) return int64_t{0};
   }
-  auto st = prepare("DELETE FROM events WHERE conversation_id = ?1 AND seq <= ?2");
+  auto st = db_->prepare("DELETE FROM events WHERE conversation_id = ?1 AND seq <= ?2");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).integer(2, cut);
-  if (s.step() != SQLITE_DONE) return sqlite_error("prune");
-  return int64_t{sqlite3_changes(db_)};
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, cut);
+  CW_RUN(s, "prune");
+  return int64_t{db_->changes()};
 }
 
 Result<int64_t> ServerStore::prune_one(std::string_view conversation_id, int64_t now,
                                        const RetentionPolicy& retention) {
   int64_t cut = 0;
   if (retention.max_age_ms > 0) {
-    auto st = prepare("SELECT MAX(seq) FROM events WHERE conversation_id = ?1 AND created_at < ?2");
+    auto st = db_->prepare("SELECT MAX(seq) FROM events WHERE conversation_id = ?1 AND created_at < ?2");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id).integer(2, now - retention.max_age_ms);
-    if (s.step() != SQLITE_ROW) return sqlite_error("prune by age");
-    if (!s.col_null(0)) cut = s.col_int(0);
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, now - retention.max_age_ms);
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "prune by age");
+    if (*row && !s->is_null(0)) cut = s->int64(0);
   }
   if (retention.max_events > 0) {
-    auto st = prepare("SELECT last_seq FROM conversations WHERE id = ?1");
+    auto st = db_->prepare("SELECT last_seq FROM conversations WHERE id = ?1");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id);
-    const int rc = s.step();
-    if (rc == SQLITE_ROW) cut = std::max(cut, s.col_int(0) - retention.max_events);
-    else if (rc != SQLITE_DONE) return sqlite_error("prune by count");
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id);
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "prune by count");
+    if (*row) cut = std::max(cut, s->int64(0) - retention.max_events);
   }
   if (cut <= 0) return int64_t{0};
   return apply_cut(conversation_id, cut);
@@ -681,25 +523,29 @@ Result<int64_t> ServerStore::prune(int64_t now, const RetentionPolicy& retention
   if (retention.max_age_ms <= 0 && retention.max_events <= 0) return int64_t{0};
   std::map<std::string, int64_t> cuts;
   if (retention.max_age_ms > 0) {
-    auto st = prepare("SELECT conversation_id, MAX(seq) FROM events WHERE created_at < ?1 GROUP BY conversation_id");
+    auto st = db_->prepare("SELECT conversation_id, MAX(seq) FROM events WHERE created_at < ?1 GROUP BY conversation_id");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.integer(1, now - retention.max_age_ms);
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) cuts[s.col_text(0)] = s.col_int(1);
-    if (rc != SQLITE_DONE) return sqlite_error("prune by age");
+    ScopedStatement s(*st);
+    s->bind(1, now - retention.max_age_ms);
+    for (;;) {
+      auto row = s->step();
+      if (!row) return store_error(row.error(), "prune by age");
+      if (!*row) break;
+      cuts[s->text(0)] = s->int64(1);
+    }
   }
   if (retention.max_events > 0) {
-    auto st = prepare("SELECT id, last_seq - ?1 FROM conversations WHERE last_seq - ?1 > pruned_through");
+    auto st = db_->prepare("SELECT id, last_seq - ?1 FROM conversations WHERE last_seq - ?1 > pruned_through");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.integer(1, retention.max_events);
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-      int64_t& cut = cuts[s.col_text(0)];
-      cut = std::max(cut, s.col_int(1));
+    ScopedStatement s(*st);
+    s->bind(1, retention.max_events);
+    for (;;) {
+      auto row = s->step();
+      if (!row) return store_error(row.error(), "prune by count");
+      if (!*row) break;
+      int64_t& cut = cuts[s->text(0)];
+      cut = std::max(cut, s->int64(1));
     }
-    if (rc != SQLITE_DONE) return sqlite_error("prune by count");
   }
   if (cuts.empty()) return int64_t{0};
   BatchGuard batch(*this);
@@ -717,20 +563,17 @@ Result<int64_t> ServerStore::prune(int64_t now, const RetentionPolicy& retention
 // ------------------------------------------------------------------ turns
 
 namespace {
-TurnRecord turn_from(sqlite3_stmt* st) {
-  auto text = [&](int c) {
-    const unsigned char* p = sqlite3_column_text(st, c);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(st, c)) : std::string();
-  };
+TurnRecord turn_from(const Statement& st) {
+  auto text = [&](int c) { return st.text(c); };
   TurnRecord t;
   t.conversation_id = text(0);
   t.message_id = text(1);
   t.turn_id = text(2);
   t.reply_id = text(3);
   t.status = status_from_name(text(4));
-  t.confirm_seq = sqlite3_column_int64(st, 5);
-  t.received_at_ms = sqlite3_column_int64(st, 6);
-  t.finished_at_ms = sqlite3_column_int64(st, 7);
+  t.confirm_seq = st.int64(5);
+  t.received_at_ms = st.int64(6);
+  t.finished_at_ms = st.int64(7);
   return t;
 }
 }  // namespace
@@ -741,47 +584,50 @@ TurnRecord turn_from(sqlite3_stmt* st) {
 
 Result<std::optional<TurnRecord>> ServerStore::find_turn(std::string_view conversation_id,
                                                          std::string_view message_id) {
-  auto st = prepare(CW_TURN_SELECT "WHERE conversation_id = ?1 AND message_id = ?2");
+  auto st = db_->prepare(CW_TURN_SELECT "WHERE conversation_id = ?1 AND message_id = ?2");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, message_id);
-  const int rc = s.step();
-  if (rc == SQLITE_DONE) return std::optional<TurnRecord>();
-  if (rc != SQLITE_ROW) return sqlite_error("find turn");
-  return std::optional<TurnRecord>(turn_from(*st));
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, message_id);
+  auto row = s->step();
+  if (!row) return store_error(row.error(), "find turn");
+  if (!*row) return std::optional<TurnRecord>();
+  return std::optional<TurnRecord>(turn_from(*s));
 }
 
 Result<bool> ServerStore::put_turn(const TurnRecord& t) {
-  auto st = prepare(
+  auto st = db_->prepare(
       "INSERT OR REPLACE INTO turns (conversation_id, message_id, turn_id, reply_id, status, confirm_seq, "
       "received_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, t.conversation_id).text(2, t.message_id).text(3, t.turn_id).text(4, t.reply_id);
-  s.text(5, turn_status_name(t.status)).integer(6, t.confirm_seq).integer(7, t.received_at_ms);
-  s.integer(8, t.finished_at_ms);
-  if (s.step() != SQLITE_DONE) return sqlite_error("store turn");
+  ScopedStatement s(*st);
+  s->bind(1, t.conversation_id).bind(2, t.message_id).bind(3, t.turn_id).bind(4, t.reply_id);
+  s->bind(5, turn_status_name(t.status)).bind(6, t.confirm_seq).bind(7, t.received_at_ms);
+  s->bind(8, t.finished_at_ms);
+  CW_RUN(s, "store turn");
   return true;
 }
 
 Result<bool> ServerStore::finish_turn(std::string_view conversation_id, std::string_view message_id,
                                       TurnStatus status, int64_t now) {
-  auto st = prepare("UPDATE turns SET status = ?3, finished_at = ?4 WHERE conversation_id = ?1 AND message_id = ?2");
+  auto st = db_->prepare("UPDATE turns SET status = ?3, finished_at = ?4 WHERE conversation_id = ?1 AND message_id = ?2");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, message_id).text(3, turn_status_name(status)).integer(4, now);
-  if (s.step() != SQLITE_DONE) return sqlite_error("finish turn");
-  return sqlite3_changes(db_) == 1;
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, message_id).bind(3, turn_status_name(status)).bind(4, now);
+  CW_RUN(s, "finish turn");
+  return db_->changes() == 1;
 }
 
 Result<std::vector<TurnRecord>> ServerStore::unfinished_turns() {
-  auto st = prepare(CW_TURN_SELECT "WHERE status = 'received' ORDER BY received_at");
+  auto st = db_->prepare(CW_TURN_SELECT "WHERE status = 'received' ORDER BY received_at");
   if (!st) return st.error();
-  Stmt s(*st);
+  ScopedStatement s(*st);
   std::vector<TurnRecord> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) out.push_back(turn_from(*st));
-  if (rc != SQLITE_DONE) return sqlite_error("read unfinished turns");
+  for (;;) {
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "read unfinished turns");
+    if (!*row) break;
+    out.push_back(turn_from(*s));
+  }
   return out;
 }
 
@@ -792,79 +638,82 @@ Result<bool> ServerStore::put_user_message(std::string_view conversation_id, int
   BatchGuard batch(*this);
   CW_TRY(batch.begin());
   {
-    auto st = prepare("DELETE FROM messages WHERE conversation_id = ?1 AND message_id = ?2 AND role = 'user'");
+    auto st = db_->prepare("DELETE FROM messages WHERE conversation_id = ?1 AND message_id = ?2 AND role = 'user'");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id).text(2, m.message_id);
-    if (s.step() != SQLITE_DONE) return sqlite_error("replace message");
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, m.message_id);
+    CW_RUN(s, "replace message");
   }
   {
-    auto st = prepare("DELETE FROM images WHERE conversation_id = ?1 AND message_id = ?2");
+    auto st = db_->prepare("DELETE FROM images WHERE conversation_id = ?1 AND message_id = ?2");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id).text(2, m.message_id);
-    if (s.step() != SQLITE_DONE) return sqlite_error("replace images");
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, m.message_id);
+    CW_RUN(s, "replace images");
   }
   {
-    auto st = prepare(
+    auto st = db_->prepare(
         "INSERT INTO messages (conversation_id, seq, role, message_id, reply_to, content, timestamp) "
         "VALUES (?1, ?2, 'user', ?3, NULL, ?4, ?5)");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id).integer(2, seq).text(3, m.message_id).text(4, m.content).text(5, m.timestamp);
-    if (s.step() != SQLITE_DONE) return sqlite_error("store message");
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, seq).bind(3, m.message_id).bind(4, m.content).bind(5, m.timestamp);
+    CW_RUN(s, "store message");
   }
   for (size_t i = 0; i < m.images.size(); ++i) {
     const ImageRecord& img = m.images[i];
-    auto st = prepare(
+    auto st = db_->prepare(
         "INSERT INTO images (conversation_id, message_id, position, image_id, mime_type, filename, width, "
         "height, size, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id).text(2, m.message_id).integer(3, static_cast<int64_t>(i)).text(4, img.id);
-    s.text(5, img.mime_type).opt_text(6, img.filename).integer(7, img.width).integer(8, img.height);
-    s.integer(9, static_cast<int64_t>(img.size));
-    s.blob(10, options_.store_image_bytes ? std::string_view(img.bytes) : std::string_view());
-    if (s.step() != SQLITE_DONE) return sqlite_error("store image");
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, m.message_id).bind(3, static_cast<int64_t>(i)).bind(4, img.id);
+    s->bind(5, img.mime_type).bind(6, img.filename).bind(7, int64_t{img.width}).bind(8, int64_t{img.height});
+    s->bind(9, static_cast<int64_t>(img.size));
+    // No bytes kept (or none given): NULL, not an empty blob.
+    if (options_.store_image_bytes && !img.bytes.empty()) s->bind_blob(10, img.bytes);
+    else s->bind_null(10);
+    CW_RUN(s, "store image");
   }
   return batch.commit();
 }
 
 Result<bool> ServerStore::put_assistant_message(std::string_view conversation_id,
                                                 const protocol::Response& r) {
-  auto st = prepare(
+  auto st = db_->prepare(
       "INSERT OR REPLACE INTO messages (conversation_id, seq, role, message_id, reply_to, content, timestamp, "
       "response_frame) VALUES (?1, ?2, 'assistant', ?3, ?4, ?5, ?6, ?7)");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).integer(2, r.seq).text(3, r.message_id).text(4, r.reply_to).text(5, r.content);
-  s.text(6, r.timestamp).text(7, protocol::encode(protocol::ServerFrame{r}));
-  if (s.step() != SQLITE_DONE) return sqlite_error("store response");
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, r.seq).bind(3, r.message_id).bind(4, r.reply_to).bind(5, r.content);
+  s->bind(6, r.timestamp).bind(7, protocol::encode(protocol::ServerFrame{r}));
+  CW_RUN(s, "store response");
   return true;
 }
 
 Result<std::vector<ImageRecord>> ServerStore::message_images(std::string_view conversation_id,
                                                              std::string_view message_id) {
-  auto st = prepare(
+  auto st = db_->prepare(
       "SELECT image_id, mime_type, filename, width, height, size, bytes FROM images "
       "WHERE conversation_id = ?1 AND message_id = ?2 ORDER BY position");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, message_id);
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, message_id);
   std::vector<ImageRecord> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
+  for (;;) {
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "read images");
+    if (!*row) break;
     ImageRecord img;
-    img.id = s.col_text(0);
-    img.mime_type = s.col_text(1);
-    img.filename = s.col_opt_text(2);
-    img.width = static_cast<uint32_t>(s.col_int(3));
-    img.height = static_cast<uint32_t>(s.col_int(4));
-    img.size = static_cast<uint64_t>(s.col_int(5));
-    img.bytes = s.col_blob(6);
+    img.id = s->text(0);
+    img.mime_type = s->text(1);
+    img.filename = s->optional_text(2);
+    img.width = static_cast<uint32_t>(s->int64(3));
+    img.height = static_cast<uint32_t>(s->int64(4));
+    img.size = static_cast<uint64_t>(s->int64(5));
+    img.bytes = s->blob(6);
     out.push_back(std::move(img));
   }
-  if (rc != SQLITE_DONE) return sqlite_error("read images");
   return out;
 }
 
@@ -907,26 +756,28 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
   const size_t envelope_bytes = protocol::encode(protocol::ServerFrame{envelope}).size();
   size_t total = envelope_bytes;
   {
-    auto st = prepare(
+    auto st = db_->prepare(
         "SELECT seq, role, message_id, reply_to, content, timestamp, response_frame FROM messages "
         "WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
     if (!st) return st.error();
-    Stmt s(*st);
-    s.text(1, conversation_id).integer(2, before_seq.value_or(INT64_MAX)).integer(3, limit + 1);
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, before_seq.value_or(INT64_MAX)).bind(3, limit + 1);
+    for (;;) {
+      auto row = s->step();
+      if (!row) return store_error(row.error(), "load messages");
+      if (!*row) break;
       if (static_cast<int>(page.messages.size()) == limit) {
         page.has_more = true;
         break;
       }
       protocol::HistoryEntry e;
-      e.seq = s.col_int(0);
-      e.role = s.col_text(1);
-      e.message_id = s.col_text(2);
-      e.reply_to = s.col_opt_text(3);
-      e.content = s.col_text(4);
-      e.timestamp = s.col_text(5);
-      if (auto frame = s.col_opt_text(6)) {
+      e.seq = s->int64(0);
+      e.role = s->text(1);
+      e.message_id = s->text(2);
+      e.reply_to = s->optional_text(3);
+      e.content = s->text(4);
+      e.timestamp = s->text(5);
+      if (auto frame = s->optional_text(6)) {
         auto decoded = protocol::decode_server_frame(*frame, Limits{});
         if (decoded && std::holds_alternative<protocol::Response>(*decoded)) {
           auto& r = std::get<protocol::Response>(*decoded);
@@ -959,7 +810,6 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
       }
       page.messages.push_back(std::move(e));
     }
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sqlite_error("load messages");
   }
   std::reverse(page.messages.begin(), page.messages.end());
   return page;
@@ -969,24 +819,24 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
 
 Result<bool> ServerStore::put_component(std::string_view conversation_id, std::string_view component_id,
                                         std::string_view reply_to, std::string_view kind, int64_t now) {
-  auto st = prepare(
+  auto st = db_->prepare(
       "INSERT OR IGNORE INTO components (conversation_id, component_id, reply_to, kind, created_at) "
       "VALUES (?1, ?2, ?3, ?4, ?5)");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, component_id).text(3, reply_to).text(4, kind).integer(5, now);
-  if (s.step() != SQLITE_DONE) return sqlite_error("store component");
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, component_id).bind(3, reply_to).bind(4, kind).bind(5, now);
+  CW_RUN(s, "store component");
   return true;
 }
 
 Result<bool> ServerStore::has_component(std::string_view conversation_id, std::string_view component_id) {
-  auto st = prepare("SELECT 1 FROM components WHERE conversation_id = ?1 AND component_id = ?2");
+  auto st = db_->prepare("SELECT 1 FROM components WHERE conversation_id = ?1 AND component_id = ?2");
   if (!st) return st.error();
-  Stmt s(*st);
-  s.text(1, conversation_id).text(2, component_id);
-  const int rc = s.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error("find component");
-  return rc == SQLITE_ROW;
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, component_id);
+  auto row = s->step();
+  if (!row) return store_error(row.error(), "find component");
+  return *row;
 }
 
 }  // namespace chatwire::store

@@ -45,17 +45,12 @@
 
 #include "core/protocol/errors.h"
 #include "core/protocol/messages.h"
+#include "core/store/event_store.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace chatwire::store {
 
-// How much of the event log is kept for replay. 0 means no limit.
-struct RetentionPolicy {
-  int64_t max_age_ms = 0;  // events created before now - max_age_ms are pruned
-  int64_t max_events = 0;  // per conversation, only the newest max_events are kept
-};
+class Database;
 
 struct ServerStoreOptions {
   bool store_image_bytes = false;  // keep image bytes in `images` (off: metadata only)
@@ -71,69 +66,8 @@ struct ServerStoreOptions {
   int64_t max_bytes = 0;
 };
 
-struct ConversationRecord {
-  std::string id;
-  std::string client_id;
-  std::string user_id;
-  int64_t created_at_ms = 0;
-  int64_t last_seq = 0;        // highest seq ever allocated
-  int64_t pruned_through = 0;  // events with seq <= this were pruned
-};
-
-struct EventRecord {
-  std::string conversation_id;
-  int64_t seq = 0;
-  std::string kind;      // frame type: confirm, thinking, response, tool_call, component, error
-  std::string ref_id;    // see the top of this file
-  std::string reply_to;  // client messageId the event answers ('' if none)
-  int64_t created_at_ms = 0;
-  std::string frame;     // exact frame text, as sent
-};
-
-enum class TurnStatus { received, completed, cancelled, failed, abandoned };
-// "received", "completed", ...
-const char* turn_status_name(TurnStatus status);
-
-struct TurnRecord {
-  std::string conversation_id;
-  std::string message_id;  // client messageId
-  std::string turn_id;     // hub's opaque id
-  std::string reply_id;    // server messageId of the reply (deltas, response)
-  TurnStatus status = TurnStatus::received;
-  int64_t confirm_seq = 0;
-  int64_t received_at_ms = 0;
-  int64_t finished_at_ms = 0;  // 0 while received
-};
-
-struct ImageRecord {
-  std::string id;
-  std::string mime_type;
-  std::optional<std::string> filename;
-  uint32_t width = 0;
-  uint32_t height = 0;
-  uint64_t size = 0;
-  std::string bytes;  // stored only with ServerStoreOptions::store_image_bytes
-};
-
-struct UserMessageRecord {
-  std::string message_id;
-  std::string content;
-  std::string timestamp;  // the client's message timestamp
-  std::vector<ImageRecord> images;
-};
-
-// Result of events_after: the events to replay and whether they are complete.
-struct Replay {
-  bool recovered = true;            // false: events after after_seq were pruned (or never existed)
-  std::vector<EventRecord> events;  // seq > after_seq, ascending
-};
-
-struct HistoryPage {
-  std::vector<protocol::HistoryEntry> messages;  // oldest first
-  bool has_more = false;                         // older messages exist
-};
-
-class ServerStore {
+// The SQLite EventStore (see event_store.h for what every store promises).
+class ServerStore final : public EventStore {
  public:
   // Opens (creating if needed) the database at `path` (a file, or ":memory:"),
   // migrates it to the current schema and checks it: PRAGMA quick_check, and a
@@ -154,9 +88,9 @@ class ServerStore {
   // ---- batches: begin()..commit() makes the calls in between one transaction
   // (nestable: only the outermost pair touches SQLite). rollback() undoes the
   // whole outermost batch.
-  Result<bool> begin();
-  Result<bool> commit();
-  void rollback();
+  Result<bool> begin() override;
+  Result<bool> commit() override;
+  void rollback() override;
 
   // ---- groups (group commit): begin_group()..commit_group() makes everything
   // in between, batches included, one SQLite transaction, so a burst of turns
@@ -166,29 +100,29 @@ class ServerStore {
   // owner must hold back everything the batches produced (frames, events)
   // until commit_group() succeeded; when it fails, the whole group is gone.
   // Not nestable; begin_group() fails inside a batch.
-  Result<bool> begin_group();
-  Result<bool> commit_group();
-  bool in_group() const { return in_group_; }
+  Result<bool> begin_group() override;
+  Result<bool> commit_group() override;
+  bool in_group() const override;
   // PASSIVE checkpoint through this connection (outside batches and groups):
   // after checkpoint_file() on another thread copied the bulk of the WAL, this
   // copies the rest so the next commit starts the WAL over from its beginning.
-  Result<bool> checkpoint();
+  Result<bool> checkpoint() override;
 
   // ---- conversations
   // Creates a conversation with last_seq 0.
   Result<bool> create_conversation(std::string_view id, std::string_view client_id,
-                                   std::string_view user_id, int64_t now);
+                                   std::string_view user_id, int64_t now) override;
   // The conversation, or nullopt when unknown.
-  Result<std::optional<ConversationRecord>> find_conversation(std::string_view id);
+  Result<std::optional<ConversationRecord>> find_conversation(std::string_view id) override;
   // True when the conversation exists and belongs to client_id and user_id.
   Result<bool> owns(std::string_view conversation_id, std::string_view client_id,
-                    std::string_view user_id);
+                    std::string_view user_id) override;
 
   // ---- connections
   Result<bool> connection_opened(std::string_view connection_id, std::string_view conversation_id,
                                  std::string_view client_id, std::string_view user_id,
-                                 std::string_view peer_ip, int64_t now);
-  Result<bool> connection_closed(std::string_view connection_id, int code, int64_t now);
+                                 std::string_view peer_ip, int64_t now) override;
+  Result<bool> connection_closed(std::string_view connection_id, int code, int64_t now) override;
 
   // ---- event log
   // Allocates the conversation's next seq, asks `frame_for_seq(seq)` for the
@@ -196,46 +130,46 @@ class ServerStore {
   // Returns the stored event.
   Result<EventRecord> append_event(std::string_view conversation_id, std::string_view kind,
                                    std::string_view ref_id, std::string_view reply_to, int64_t now,
-                                   const std::function<std::string(int64_t seq)>& frame_for_seq);
+                                   const std::function<std::string(int64_t seq)>& frame_for_seq) override;
   // Prunes the conversation's events by `retention` at `now`, then returns the
   // events with seq > after_seq in order. recovered is false when after_seq <
   // pruned_through (something after it is gone) or after_seq > last_seq (the
   // client knows events this store never had).
   Result<Replay> events_after(std::string_view conversation_id, int64_t after_seq, int64_t now,
-                              const RetentionPolicy& retention);
+                              const RetentionPolicy& retention) override;
   // The stored events about one client message (ref_id or reply_to equal to
   // message_id), in seq order: its confirms, thinking steps, tool calls,
   // components, response or error. Pruned ones are missing.
   Result<std::vector<EventRecord>> events_for_message(std::string_view conversation_id,
-                                                      std::string_view message_id);
+                                                      std::string_view message_id) override;
   // The stored event with this kind and ref_id in the conversation, if kept.
   Result<std::optional<EventRecord>> find_event(std::string_view conversation_id, std::string_view kind,
-                                                std::string_view ref_id);
+                                                std::string_view ref_id) override;
   // Prunes every conversation's events by `retention`; returns events deleted.
   // The hub calls it periodically.
-  Result<int64_t> prune(int64_t now, const RetentionPolicy& retention);
+  Result<int64_t> prune(int64_t now, const RetentionPolicy& retention) override;
   // Same for one conversation.
   Result<int64_t> prune_conversation(std::string_view conversation_id, int64_t now,
                                      const RetentionPolicy& retention);
 
   // ---- turns (idempotency by client messageId)
   // The turn of `message_id` in the conversation, or nullopt if never processed.
-  Result<std::optional<TurnRecord>> find_turn(std::string_view conversation_id, std::string_view message_id);
+  Result<std::optional<TurnRecord>> find_turn(std::string_view conversation_id, std::string_view message_id) override;
   // Inserts or replaces the turn (a failed/abandoned message processed again).
-  Result<bool> put_turn(const TurnRecord& turn);
+  Result<bool> put_turn(const TurnRecord& turn) override;
   // Records a turn's outcome.
   Result<bool> finish_turn(std::string_view conversation_id, std::string_view message_id,
-                           TurnStatus status, int64_t now);
+                           TurnStatus status, int64_t now) override;
   // Turns still `received` (e.g. left over by a server that stopped).
-  Result<std::vector<TurnRecord>> unfinished_turns();
+  Result<std::vector<TurnRecord>> unfinished_turns() override;
 
   // ---- history
   // Stores a user message at `seq` (its confirm's seq), replacing an earlier
   // copy of the same messageId.
   Result<bool> put_user_message(std::string_view conversation_id, int64_t seq,
-                                const UserMessageRecord& message);
+                                const UserMessageRecord& message) override;
   // Stores an assistant response at its seq (response.seq).
-  Result<bool> put_assistant_message(std::string_view conversation_id, const protocol::Response& response);
+  Result<bool> put_assistant_message(std::string_view conversation_id, const protocol::Response& response) override;
   // One page of history, oldest first: the newest `limit` messages, or the
   // newest `limit` with seq < before_seq, and no more of them than fit in a
   // `history` frame of `max_bytes` encoded bytes (0: no byte limit; reading
@@ -244,13 +178,13 @@ class ServerStore {
   // pages on with beforeSeq = the oldest seq it got). A single message that
   // alone does not fit comes with its content cut to fit and truncated:true.
   Result<HistoryPage> load_messages(std::string_view conversation_id, std::optional<int64_t> before_seq,
-                                    int limit, size_t max_bytes = 0);
+                                    int limit, size_t max_bytes = 0) override;
   // The stored metadata (and bytes when kept) of a message's images, in order.
   Result<std::vector<ImageRecord>> message_images(std::string_view conversation_id,
                                                   std::string_view message_id);
 
   // True when put_user_message keeps image bytes (ServerStoreOptions).
-  bool stores_image_bytes() const { return options_.store_image_bytes; }
+  bool stores_image_bytes() const override { return options_.store_image_bytes; }
 
   // ---- checkpoints (ServerStoreOptions::external_checkpoint)
   // Frames in the WAL after the last commit (0 for :memory: or without
@@ -264,37 +198,28 @@ class ServerStore {
   // from another thread while the store is in use; not on the same file from
   // two threads at once.
   static Result<int64_t> checkpoint_file(const std::string& path);
+  // EventStore's log maintenance: the WAL frames, and checkpoint_file(path).
+  int64_t log_backlog() const override { return wal_pages_; }
+  BackgroundJob checkpoint_job() const override {
+    return [path = path_]() { return checkpoint_file(path); };
+  }
 
   // ---- components
   Result<bool> put_component(std::string_view conversation_id, std::string_view component_id,
-                             std::string_view reply_to, std::string_view kind, int64_t now);
-  Result<bool> has_component(std::string_view conversation_id, std::string_view component_id);
+                             std::string_view reply_to, std::string_view kind, int64_t now) override;
+  Result<bool> has_component(std::string_view conversation_id, std::string_view component_id) override;
 
  private:
-  class Stmt;
-  ServerStore(sqlite3* db, ServerStoreOptions options);
-  Result<bool> exec(const char* sql);
-  Result<bool> run(const char* sql);  // a cached statement without results (BEGIN, COMMIT, SAVEPOINT...)
-  Result<bool> migrate();
+  ServerStore(std::unique_ptr<Database> db, ServerStoreOptions options);
   Result<bool> open_checked();  // open()'s pragmas, migration and verify()
   Result<bool> verify();
-  Result<sqlite3_stmt*> prepare(const char* sql);
-  Error sqlite_error(const char* what) const;
   Result<int64_t> prune_one(std::string_view conversation_id, int64_t now, const RetentionPolicy& retention);
   Result<int64_t> apply_cut(std::string_view conversation_id, int64_t cut);
 
-  sqlite3* db_;
+  std::unique_ptr<Database> db_;
   ServerStoreOptions options_;
   std::string path_;
   int64_t wal_pages_ = 0;
-  int batch_depth_ = 0;
-  bool batch_failed_ = false;
-  bool in_group_ = false;
-  // Why SQLite ended the open group's transaction by itself ("" while it is
-  // open); group_lost() notices it (autocommit back on inside a group).
-  std::string group_lost_;
-  bool group_lost();
-  std::unordered_map<const char*, sqlite3_stmt*> statements_;  // keyed by SQL literal
 };
 
 }  // namespace chatwire::store

@@ -36,7 +36,9 @@ Statement& Statement::bind(int index, double value) {
 
 Statement& Statement::bind(int index, std::string_view text) {
   // SQLITE_TRANSIENT: SQLite copies, so temporaries are safe to pass.
-  note_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+  // A null data pointer would bind SQL NULL; an empty view is the empty text.
+  note_bind(sqlite3_bind_text64(stmt_, index, text.data() ? text.data() : "", text.size(), SQLITE_TRANSIENT,
+                                SQLITE_UTF8),
             index);
   return *this;
 }
@@ -116,20 +118,22 @@ void Statement::reset() {
 
 // ------------------------------------------------------------------ Database
 
-Result<std::unique_ptr<Database>> Database::open(const std::string& path) {
+Result<std::unique_ptr<Database>> Database::open(const std::string& path, int busy_timeout_ms) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if (db) sqlite3_close(db);
     return Error(ErrorCode::internal, "cannot open database '" + path + "': " + why);
   }
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, 2000);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
   return std::unique_ptr<Database>(new Database(db));
 }
 
 Database::~Database() {
+  if (db_ && !sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
   cache_.clear();  // finalize every statement before closing
   if (db_) sqlite3_close(db_);
 }
@@ -163,15 +167,7 @@ Result<Statement*> Database::prepare(const std::string& sql) {
   return raw;
 }
 
-Result<int64_t> Database::user_version() {
-  auto st = prepare("PRAGMA user_version");
-  if (!st) return st.error();
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  const int64_t v = *row ? (*st)->int64(0) : 0;
-  (*st)->reset();
-  return v;
-}
+Result<int64_t> Database::user_version() { return scalar("PRAGMA user_version"); }
 
 Result<bool> Database::set_user_version(int64_t version) {
   return exec("PRAGMA user_version = " + std::to_string(version));
@@ -189,19 +185,112 @@ Error Database::error(std::string_view what) const {
   return Error(ErrorCode::internal, "sqlite: " + std::string(what) + " failed: " + sqlite3_errmsg(db_));
 }
 
-// ------------------------------------------------------------------ Transaction
-
-Transaction::Transaction(Database& db) : db_(db), begun_(db.exec("BEGIN")) {}
-
-Transaction::~Transaction() {
-  if (begun_.ok() && !done_) db_.exec("ROLLBACK");
+Result<bool> Database::migrate(const char* const* steps, int count, const std::string& what) {
+  auto version = user_version();
+  if (!version) return version.error();
+  if (*version > count) {
+    return Error(ErrorCode::internal, what + " schema version " + std::to_string(*version) +
+                                          " is newer than this build understands (" + std::to_string(count) + ")");
+  }
+  if (*version == count) return true;
+  auto begun = begin();
+  if (!begun) return begun;
+  for (int64_t v = *version; v < count; ++v) {
+    auto r = exec(steps[v]);
+    if (!r) {
+      rollback();
+      return Error(ErrorCode::internal,
+                   what + " migration to version " + std::to_string(v + 1) + " failed: " + r.error().message);
+    }
+  }
+  auto r = set_user_version(count);
+  if (!r) {
+    rollback();
+    return r;
+  }
+  return commit();
 }
 
-Result<bool> Transaction::commit() {
-  if (!begun_) return begun_.error();
-  auto r = db_.exec("COMMIT");
-  if (r) done_ = true;
-  return r;
+// ------------------------------------------------------------------ batches and groups
+
+Result<bool> Database::run(const char* sql) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  return (*st)->run();
+}
+
+Result<bool> Database::begin() {
+  // SQLite rolls the whole transaction back by itself on some errors
+  // (SQLITE_FULL, IOERR, NOMEM): the group is then gone, and a SAVEPOINT
+  // now would start a transaction of its own outside it.
+  if (in_group_ && group_lost()) return Error(ErrorCode::internal, "sqlite: " + group_lost_);
+  if (batch_depth_ == 0) {
+    auto r = run(in_group_ ? "SAVEPOINT cw_batch" : "BEGIN IMMEDIATE");
+    if (!r) return r;
+  }
+  ++batch_depth_;
+  return true;
+}
+
+Result<bool> Database::commit() {
+  if (batch_depth_ == 0) return Error(ErrorCode::internal, "sqlite: the batch was rolled back");
+  if (--batch_depth_ == 0) {
+    auto r = run(in_group_ ? "RELEASE cw_batch" : "COMMIT");
+    if (!r) {
+      if (in_group_) {
+        run("ROLLBACK TO cw_batch");
+        run("RELEASE cw_batch");
+      } else {
+        exec("ROLLBACK");
+      }
+      return r;
+    }
+  }
+  return true;
+}
+
+void Database::rollback() {
+  if (batch_depth_ == 0) return;
+  batch_depth_ = 0;
+  if (in_group_ && group_lost()) return;
+  if (in_group_) {
+    run("ROLLBACK TO cw_batch");
+    run("RELEASE cw_batch");
+  } else {
+    exec("ROLLBACK");
+  }
+}
+
+Result<bool> Database::begin_group() {
+  if (in_group_ || batch_depth_ > 0) return Error(ErrorCode::internal, "sqlite: a group cannot start inside a batch");
+  auto r = run("BEGIN IMMEDIATE");
+  if (!r) return r;
+  in_group_ = true;
+  group_lost_.clear();
+  return true;
+}
+
+bool Database::group_lost() {
+  if (!group_lost_.empty()) return true;
+  if (!sqlite3_get_autocommit(db_)) return false;
+  group_lost_ = std::string("the transaction was rolled back by SQLite after: ") + sqlite3_errmsg(db_);
+  return true;
+}
+
+Result<bool> Database::commit_group() {
+  if (!in_group_) return Error(ErrorCode::internal, "sqlite: no group is open");
+  rollback();  // a batch left open is a bug of the caller: it does not get committed half-done
+  if (group_lost()) {
+    in_group_ = false;
+    return Error(ErrorCode::internal, "sqlite: " + group_lost_);
+  }
+  in_group_ = false;
+  auto r = run("COMMIT");
+  if (!r) {
+    exec("ROLLBACK");
+    return r;
+  }
+  return true;
 }
 
 }  // namespace chatwire::store

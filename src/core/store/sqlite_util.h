@@ -1,10 +1,20 @@
-// Small RAII helpers over the SQLite C API, shared by the stores.
+// The one SQLite layer, shared by the client store and the server store.
 //
 // Database owns one sqlite3 connection and a cache of prepared statements
 // (keyed by their SQL text, prepared on first use and reused: statements are
-// the only way the stores talk to SQLite). Statement wraps one sqlite3_stmt
-// with typed binds and column reads. Transaction is a scope guard: BEGIN on
-// construction, ROLLBACK on destruction unless commit() was called.
+// the only way the stores talk to SQLite), runs schema migrations by
+// PRAGMA user_version, and keeps the transactions:
+//   batches  begin()..commit(), nestable: only the outermost pair touches
+//            SQLite; rollback() undoes the whole outermost batch.
+//   groups   begin_group()..commit_group() makes everything in between,
+//            batches included, one SQLite transaction (group commit); inside a
+//            group the outermost batch is a savepoint, so its rollback()
+//            undoes that batch only. When SQLite ends the group's transaction
+//            by itself (SQLITE_FULL, IOERR, NOMEM), later batches fail instead
+//            of starting a transaction of their own outside it.
+// Statement wraps one sqlite3_stmt with typed binds and column reads;
+// ScopedStatement resets a cached one when its use ends, so a read that
+// stopped early holds no snapshot open.
 //
 // Every failure is a chatwire::Error with code `internal` whose message names
 // the operation and carries SQLite's own text. Nothing here throws. The same
@@ -13,7 +23,7 @@
 #define CHATWIRE_CORE_STORE_SQLITE_UTIL_H_
 
 #include <cstdint>
-#include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,7 +54,7 @@ class Statement {
   Statement& bind(int index, std::string_view text);
   Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
-  // Binds NULL when `text` is empty (nullopt), else the text.
+  // Binds NULL for nullopt, else the text.
   Statement& bind(int index, const std::optional<std::string>& text);
   Statement& bind_blob(int index, std::string_view bytes);
   Statement& bind_null(int index);
@@ -74,11 +84,28 @@ class Statement {
   int bind_error_ = 0;  // first failing sqlite3_bind_* result code
 };
 
-// One SQLite connection with a statement cache.
+// A cached statement for one use: reset (bindings cleared) when it goes out
+// of scope.
+class ScopedStatement {
+ public:
+  explicit ScopedStatement(Statement* statement) : s_(*statement) {}
+  ~ScopedStatement() { s_.reset(); }
+  ScopedStatement(const ScopedStatement&) = delete;
+  ScopedStatement& operator=(const ScopedStatement&) = delete;
+  Statement* operator->() const { return &s_; }
+  Statement& operator*() const { return s_; }
+
+ private:
+  Statement& s_;
+};
+
+// One SQLite connection with a statement cache and the transactions above.
 class Database {
  public:
-  // Opens (creating if needed) the database at `path`: a file path or ":memory:".
-  static Result<std::unique_ptr<Database>> open(const std::string& path);
+  // Opens (creating if needed) the database at `path`: a file path or
+  // ":memory:". `busy_timeout_ms`: how long a statement waits for another
+  // connection's lock.
+  static Result<std::unique_ptr<Database>> open(const std::string& path, int busy_timeout_ms = 2000);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -91,9 +118,30 @@ class Database {
   // calls that might use the same SQL (the statement is shared).
   Result<Statement*> prepare(const std::string& sql);
 
+  // The integer in the first column of the first row of `sql` with `args`
+  // bound to ?1, ?2, ... (0 when there is no row).
+  template <class... Args>
+  Result<int64_t> scalar(const std::string& sql, const Args&... args);
+  // Runs a statement without rows with `args` bound; returns the rows it changed.
+  template <class... Args>
+  Result<int64_t> write(const std::string& sql, const Args&... args);
+
   // PRAGMA user_version (the schema version) read and write.
   Result<int64_t> user_version();
   Result<bool> set_user_version(int64_t version);
+  // Brings the schema from user_version to `count`: steps[v] (SQL) migrates
+  // version v to v + 1, all in one batch. A file of a newer version is
+  // refused, naming `what` ("client database", "store: database").
+  Result<bool> migrate(const char* const* steps, int count, const std::string& what);
+
+  // ---- batches and groups (see the top of this file)
+  Result<bool> begin();
+  Result<bool> commit();
+  void rollback();
+  Result<bool> begin_group();  // not nestable; fails inside a batch
+  Result<bool> commit_group();
+  bool in_group() const { return in_group_; }
+  bool in_batch() const { return batch_depth_ > 0; }
 
   // Rows changed by INSERT/UPDATE/DELETE on this connection since it opened.
   int64_t total_changes() const;
@@ -111,29 +159,40 @@ class Database {
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
+  Result<bool> run(const char* sql);  // a cached statement without rows (BEGIN, SAVEPOINT...)
+  bool group_lost();
   sqlite3* db_ = nullptr;
-  std::map<std::string, std::unique_ptr<Statement>> cache_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  int batch_depth_ = 0;
+  bool in_group_ = false;
+  // Why SQLite ended the open group's transaction by itself ("" while it is
+  // open); group_lost() notices it (autocommit back on inside a group).
+  std::string group_lost_;
 };
 
-// BEGIN on construction; ROLLBACK on destruction unless commit() succeeded.
-// Not nestable: open one per batch of writes.
-class Transaction {
- public:
-  explicit Transaction(Database& db);
-  ~Transaction();
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
+template <class... Args>
+Result<int64_t> Database::scalar(const std::string& sql, const Args&... args) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  ScopedStatement s(*st);
+  int index = 0;
+  (s->bind(++index, args), ...);
+  auto row = s->step();
+  if (!row) return row.error();
+  return *row ? s->int64(0) : int64_t{0};
+}
 
-  // The result of BEGIN (an Error means nothing was started).
-  const Result<bool>& begun() const { return begun_; }
-  // COMMIT. After a failure the destructor rolls back.
-  Result<bool> commit();
-
- private:
-  Database& db_;
-  Result<bool> begun_;
-  bool done_ = false;
-};
+template <class... Args>
+Result<int64_t> Database::write(const std::string& sql, const Args&... args) {
+  auto st = prepare(sql);
+  if (!st) return st.error();
+  ScopedStatement s(*st);
+  int index = 0;
+  (s->bind(++index, args), ...);
+  auto r = s->run();
+  if (!r) return r.error();
+  return changes();
+}
 
 }  // namespace chatwire::store
 
