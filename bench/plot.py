@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Plots turns/s and p99 latency against connections for each server from
+"""Plots turns/s against connections for each server, the plain chat turn
+and the streamed turn side by side, from
 bench/results/latest.json (written by `npm run bench`) into bench/turns.png.
 
     python3 bench/plot.py [results.json] [out.png]
@@ -21,17 +22,25 @@ dst = sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "turns.png")
 with open(src) as f:
     results = json.load(f)
 
-labels = {"chatwire": "chatwire", "ws": "ws + JSON.parse", "socketio": "Socket.IO", "uws": "uWebSockets.js"}
-styles = {"chatwire": "o-", "ws": "s--", "socketio": "^-.", "uws": "d:"}
-servers = [s for s in labels if any(r["server"] == s for r in results["turn"])]
+labels = {
+    "chatwire": "chatwire",
+    "ws": "ws (two rows)",
+    "uws": "uWebSockets.js (two rows)",
+    "ws-heavy": "ws, chatwire's schema",
+    "socketio-heavy": "Socket.IO, chatwire's schema",
+    "uws-heavy": "uWS.js, chatwire's schema",
+}
+styles = {"chatwire": "o-", "ws": "s--", "uws": "d:", "ws-heavy": "s-.", "socketio-heavy": "^-.", "uws-heavy": "d-."}
+rows = results["turn"]
+servers = [s for s in labels if any(r["server"] == s for r in rows)]
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-for s in servers:
-    pts = sorted((r["conns"], r["turnsPerS"], r["p99Us"] / 1000.0) for r in results["turn"] if r["server"] == s)
-    xs = [p[0] for p in pts]
-    ax1.plot(xs, [p[1] for p in pts], styles[s], label=labels[s])
-    ax2.plot(xs, [p[2] for p in pts], styles[s], label=labels[s])
-for ax, title, ylabel in ((ax1, "Throughput", "turns/s"), (ax2, "p99 latency", "p99 (ms)")):
+for reply, ax in (("plain", ax1), ("stream", ax2)):
+    for s in servers:
+        pts = sorted((r["conns"], r["turnsPerS"]) for r in rows if r["server"] == s and r.get("reply", "plain") == reply)
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], styles[s], label=labels[s])
+for ax, title, ylabel in ((ax1, "Chat turn", "turns/s"), (ax2, "Streamed turn (20 deltas, then the response)", "turns/s")):
     ax.set_xscale("log")
     ax.set_xlabel("connections (one turn in flight each)")
     ax.set_ylabel(ylabel)
@@ -40,12 +49,12 @@ for ax, title, ylabel in ((ax1, "Throughput", "turns/s"), (ax2, "p99 latency", "
     xs = sorted({r["conns"] for r in results["turn"]})
     ax.set_xticks(xs)
     ax.set_xticklabels([str(x) for x in xs])
-ax2.set_yscale("log")
 ax1.set_ylim(bottom=0)
-ax1.legend(loc="best", fontsize=8)
+ax2.set_ylim(bottom=0)
+ax1.legend(loc="best", fontsize=7)
 m = results["machine"]
 fig.suptitle(
-    "chat turn (message → confirm → response, 256 B, SQLite file) — %s × %d, %s, load %s"
+    "turns/s against connections (256 B message, SQLite file on tmpfs) — %s × %d, %s, load %s"
     % (m["cpu"], m["nproc"], m["date"][:10], " ".join(m["loadavg"])),
     fontsize=9,
 )

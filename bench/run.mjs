@@ -16,6 +16,7 @@
 //   --conns 100,1000              chat-turn connection counts; --duration-ms N; --warmup-ms N
 //   --idle-conns N --storm-conns N --storm-jitters 0,0.5   sizes of scenarios 2 and 3 (idle:
 //                                 100,000 wanted, at most `ulimit -n` - 2,000 by default)
+//   --db-dir DIR                  where the servers' SQLite files go (default /dev/shm, tmpfs)
 //   --json FILE                   also write the raw results (bench/results/latest.json by default
 //                                 for full runs)
 //
@@ -82,6 +83,7 @@ function machine() {
     kernel: os.release(),
     loadavg: os.loadavg().map((x) => x.toFixed(2)),
     command: `node bench/run.mjs ${argv.join(' ')}`.trim(),
+    dbDir,
   };
 }
 
@@ -148,7 +150,11 @@ for (const n of serverNames) {
 const LITE = ['chatwire', 'ws', 'uws'];
 const STREAM_DELTAS = 20;  // bench/servers/common.mjs
 
-const tmp = mkdtempSync(join(os.tmpdir(), 'chatwire-bench-'));
+// Every server's SQLite file lives under --db-dir: tmpfs (/dev/shm) by default,
+// as issue 19 measured, so the numbers compare CPU per turn rather than this
+// VM's shared disk (fsync 4-40 ms on some runs); --db-dir /tmp for a disk.
+const dbDir = opt('--db-dir', existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir());
+const tmp = mkdtempSync(join(dbDir, 'chatwire-bench-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 function startServer(name, { port = 0, db, mode = 'turn', reply = 'plain', nodeArgs = [] } = {}) {
@@ -368,7 +374,7 @@ function report(results) {
   const m = results.machine;
   out.push(`chatwire bench — ${m.date} — ${m.cpu} × ${m.nproc} (nproc), ${m.memGb} GB, Node ${m.node}, ` +
     `load average at start ${m.loadavg.join(' ')}`);
-  out.push(`command: ${m.command}`);
+  out.push(`command: ${m.command}; SQLite files in ${m.dbDir}`);
   const turnRow = (x, cw) => [x.conns, SERVERS[x.server].label, f0(x.turnsPerS), f0(x.p50Us / 1000),
     f0(x.p99Us / 1000), f0(x.serverCpuUsPerTurn), `${x.serverCpuPct.toFixed(0)}%`, f0(x.serverRssKb / 1024),
     `${x.genCpuPct.toFixed(0)}%`,
