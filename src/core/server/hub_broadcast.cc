@@ -21,48 +21,23 @@ using protocol::ServerFrame;
 
 Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, std::string_view event_json) {
   ensure_started(now);
-  rapidjson::Document target;
-  auto parsed = parse_object(target_json, config_.limits, target, "broadcast target");
-  if (!parsed) return parsed.error();
-  auto conv_m = target.FindMember("conversationId");
-  auto user_m = target.FindMember("userId");
-  const bool by_conv = conv_m != target.MemberEnd() && conv_m->value.IsString() && conv_m->value.GetStringLength();
-  const bool by_user = user_m != target.MemberEnd() && user_m->value.IsString() && user_m->value.GetStringLength();
-  if (by_conv == by_user) {
-    return Error(ErrorCode::invalid_field, "broadcast target needs exactly one of 'conversationId' or 'userId'");
-  }
-
-  rapidjson::Document ev;
-  parsed = parse_object(event_json, config_.limits, ev, "broadcast event");
-  if (!parsed) return parsed.error();
-  auto type_m = ev.FindMember("type");
-  if (type_m == ev.MemberEnd() || !type_m->value.IsString()) {
-    return Error(ErrorCode::invalid_field, "broadcast event needs a string 'type'");
-  }
-  const std::string type(type_m->value.GetString(), type_m->value.GetStringLength());
-  const bool storable = type == "confirm" || type == "thinking" || type == "response" || type == "tool_call" ||
-                        type == "component" || type == "error";
-  if (!storable && type != "delta" && type != "typing") {
-    return Error(ErrorCode::invalid_field, "cannot broadcast a '" + type + "' frame");
-  }
-  if (!ev.HasMember("timestamp")) set_string(ev, "timestamp", ts(now));
-  if (storable) set_member(ev, "seq", rapidjson::Value(int64_t{1}));  // placeholder: the store assigns it
-  auto frame = protocol::server_frame_from_json(ev, config_.limits);
-  if (!frame) {
-    Error e = frame.error();
-    e.message = "broadcast event: " + e.message;
-    return e;
-  }
+  auto target = protocol::broadcast_target(target_json, config_.limits);
+  if (!target) return target.error();
+  const bool by_conv = !target->conversation_id.empty();
+  auto frame = protocol::broadcast_frame(event_json, config_.limits, ts(now));
+  if (!frame) return frame.error();
+  const bool storable = protocol::frame_info(*frame).stored;  // the frame table's rule
+  const std::string type = protocol::type_name(*frame);
 
   std::vector<std::pair<std::string, std::vector<ConnId>>> targets;
   if (by_conv) {
-    const std::string conv_id(conv_m->value.GetString(), conv_m->value.GetStringLength());
+    const std::string& conv_id = target->conversation_id;
     auto found = store_.find_conversation(conv_id);
     if (!found) return found.error();
     if (!*found) return Error(ErrorCode::not_found, "unknown conversationId '" + conv_id + "'");
     targets.emplace_back(conv_id, std::vector<ConnId>{});  // the conversation's subscribers (Fanout)
   } else {
-    const std::string user(user_m->value.GetString(), user_m->value.GetStringLength());
+    const std::string& user = target->user_id;
     std::map<std::string, std::vector<ConnId>> by;
     for (const auto& [id, c] : conns_) {
       if (c.state == ConnState::open && c.user_id == user) by[c.conversation_id].push_back(id);

@@ -144,37 +144,30 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   JsonOut ev;
   ev.str("type", "message").str("turnId", turn.turn_id).str("conversationId", conv_id);
   ev.str("connectionId", c.connection_id).str("clientId", c.client_id).str_or_null("userId", c.user_id);
-  auto& w = ev.w();
-  w.Key("message");
-  w.StartObject();
-  w.Key("messageId");
-  ev.value(m.message_id);
-  w.Key("content");
-  ev.value(m.content.value_or(""));
-  w.Key("timestamp");
-  ev.value(m.timestamp);
-  w.Key("images");
-  w.StartArray();
+  ev.key("message");
+  ev.begin_object();
+  ev.key("messageId").value(m.message_id);
+  ev.key("content").value(m.content.value_or(""));
+  ev.key("timestamp").value(m.timestamp);
+  ev.key("images");
+  ev.begin_array();
   for (const auto& img : m.images) {
-    w.StartObject();
-    w.Key("id");
-    ev.value(img.id);
-    w.Key("mimeType");
-    ev.value(img.mime_type);
+    ev.begin_object();
+    ev.key("id").value(img.id);
+    ev.key("mimeType").value(img.mime_type);
     if (img.filename) {
-      w.Key("filename");
-      ev.value(*img.filename);
+      ev.key("filename").value(*img.filename);
     }
-    w.Key("width");
-    w.Uint(img.width);
-    w.Key("height");
-    w.Uint(img.height);
-    w.Key("size");
-    w.Uint64(img.bytes.size());
-    w.EndObject();
+    ev.key("width");
+    ev.unsigned_integer(img.width);
+    ev.key("height");
+    ev.unsigned_integer(img.height);
+    ev.key("size");
+    ev.unsigned_integer(img.bytes.size());
+    ev.end_object();
   }
-  w.EndArray();
-  w.EndObject();
+  ev.end_array();
+  ev.end_object();
   // The conversation's tools reached the application once, as a "tools"
   // event (on_configure_tools), not with every message (issue 14.4).
   Conversation& conv = conversations_[conv_id];
@@ -198,21 +191,7 @@ void ServerHub::on_configure_tools(Conn& c, const protocol::ConfigureTools& f) {
 
 void ServerHub::emit_tools(const std::string& conversation_id, const std::vector<protocol::ToolSpec>& tools) {
   JsonOut ev;
-  ev.str("type", "tools").str("conversationId", conversation_id);
-  auto& w = ev.w();
-  w.Key("tools");
-  w.StartArray();
-  for (const auto& t : tools) {
-    w.StartObject();
-    w.Key("name");
-    ev.value(t.name);
-    w.Key("description");
-    ev.value(t.description);
-    w.Key("parameters");
-    w.RawValue(t.parameters.text.data(), t.parameters.text.size(), rapidjson::kObjectType);
-    w.EndObject();
-  }
-  w.EndArray();
+  ev.str("type", "tools").str("conversationId", conversation_id).raw("tools", protocol::to_json_text(tools));
   events_.push_back(ev.done());
 }
 
@@ -471,22 +450,13 @@ Result<bool> ServerHub::respond(int64_t now, std::string_view turn_id, std::stri
   auto t = find_turn(turn_id);
   if (!t) return t.error();
   Turn& turn = **t;
-  rapidjson::Document doc;
-  auto parsed = parse_object(response_json, config_.limits, doc, "response");
-  if (!parsed) return parsed.error();
-  if (!doc.HasMember("content")) set_string(doc, "content", turn.streamed);
-  set_string(doc, "type", "response");
-  set_string(doc, "messageId", turn.reply_id);
-  set_string(doc, "replyTo", turn.message_id);
-  set_member(doc, "seq", rapidjson::Value(int64_t{1}));
-  set_string(doc, "timestamp", ts(now));
-  doc.RemoveMember("cancelled");
-  auto frame = protocol::server_frame_from_json(doc, config_.limits);
-  if (!frame) {
-    Error e = frame.error();
-    e.message = "response: " + e.message;
-    return e;
-  }
+  auto frame = protocol::app_server_frame(
+      response_json, config_.limits,
+      {{{"type", "response"}, {"messageId", turn.reply_id}, {"replyTo", turn.message_id}, {"timestamp", ts(now)}},
+       {{"content", turn.streamed}},
+       {"cancelled"}},
+      "response");
+  if (!frame) return frame.error();
   protocol::Response r = std::get<protocol::Response>(*frame);
   if (turn.cancelled) return end_cancelled(now, turn, std::move(r));
   return end_with_response(now, turn, std::move(r), store::TurnStatus::completed);

@@ -89,20 +89,7 @@ constexpr Action kActions[2][10] = {
      Action::disconnect},
 };
 
-// The messageId of a frame that was refused before decoding (rate limit), if
-// it is a readable message frame.
-std::string peek_message_id(std::string_view text, const Limits& limits) {
-  rapidjson::Document doc;
-  if (!protocol::parse_json_frame(text, limits, doc)) return "";
-  auto type = doc.FindMember("type");
-  auto id = doc.FindMember("messageId");
-  if (type == doc.MemberEnd() || !type->value.IsString() || std::string_view(type->value.GetString()) != "message" ||
-      id == doc.MemberEnd() || !id->value.IsString() || id->value.GetStringLength() == 0 ||
-      id->value.GetStringLength() > 128) {
-    return "";
-  }
-  return std::string(id->value.GetString(), id->value.GetStringLength());
-}
+using protocol::peek_message_id;  // the messageId of a frame refused before decoding
 
 }  // namespace
 
