@@ -58,3 +58,10 @@ test('both builds give identical results for every case', () => {
     expect(wasm.codec.decode(c.text, opts)).toEqual(node.codec.decode(c.text, opts));
   }
 });
+
+// One list of error codes: the JS ChatError list agrees with the core's.
+test('ERROR_CODES in JS is the core\'s list of error codes', () => {
+  const addon = require('../../build/Release/chatwire.node');
+  const { ERROR_CODES } = require('chatwire');
+  expect([...ERROR_CODES]).toEqual(addon.errorCodes());
+});

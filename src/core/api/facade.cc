@@ -66,7 +66,7 @@ std::string sniff_image(const uint8_t* data, size_t n) {
 
 std::string error_codes_json() {
   std::string out = "[";
-  for (int i = 0; i <= static_cast<int>(ErrorCode::internal); ++i) {
+  for (int i = 0; i < kErrorCodeCount; ++i) {
     if (i) out += ',';
     out += '"';
     out += error_code_name(static_cast<ErrorCode>(i));

@@ -23,7 +23,9 @@ enum class ErrorCode {
   not_found,
   internal,
   unavailable,  // Version 1.1: a dependency (the database) is down; carries retryAfterMs
+  // Add new codes above; kErrorCodeCount follows the last one.
 };
+constexpr int kErrorCodeCount = static_cast<int>(ErrorCode::unavailable) + 1;
 
 // The wire name of a code, e.g. "invalid_field".
 const char* error_code_name(ErrorCode code);
