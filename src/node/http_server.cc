@@ -260,7 +260,7 @@ void ServerImpl::respond(uint64_t req_id, HttpResponse r) {
   respond_to(c, std::move(r));
 }
 
-void ServerImpl::respond_to(Conn* c, HttpResponse r) {
+void ServerImpl::respond_to(Conn* c, HttpResponse r, const char* extra_headers) {
   if (c->closing) return;
   set_pending(c, false);
   if (r.status < 100 || r.status > 999) r.status = 500;
@@ -273,6 +273,7 @@ void ServerImpl::respond_to(Conn* c, HttpResponse r) {
   if (r.status != 204) h += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
   h += "Cache-Control: no-store\r\nConnection: close\r\n";
   h += c->cors;
+  h += extra_headers;
   h += "\r\n";
   if (r.status == 204) r.body.clear();
   if (c->is_head) r.body.clear();
@@ -285,18 +286,7 @@ void ServerImpl::refuse(Conn* c, int status, const char* extra_headers) {
   if (c->closing) return;
   set_pending(c, false);
   if (status < 400 || status > 599) status = 403;
-  std::string body = std::string(status_text(status)) + "\n";
-  c->phase = Phase::kHttpWrite;
-  c->since_ms = uv_now(loop);
-  c->deadline_ms = c->since_ms + kHttpWriteMs;
-  std::string h = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) + "\r\n";
-  h += "Server: chatwire\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
-       "\r\nCache-Control: no-store\r\nConnection: close\r\n";
-  h += c->cors;
-  h += extra_headers;
-  h += "\r\n";
-  if (c->is_head) body.clear();
-  push(c, Out{std::move(h), std::move(body)});
+  respond_to(c, HttpResponse{status, "text/plain", std::string(status_text(status)) + "\n"}, extra_headers);
 }
 
 void ServerImpl::begin_linger(Conn* c) {
@@ -319,6 +309,27 @@ void ServerImpl::begin_linger(Conn* c) {
     return;
   }
   start_reading(c);  // until the peer's EOF (on_eof) or kLingerMs
+}
+
+// The application's accept/refuse decision for a WebSocket or an HTTP
+// fallback stream: 0 or the HTTP status; a throw refuses with 500.
+int ServerImpl::decide_handshake(const Handshake& hs, uint64_t* token) {
+  if (!cb.on_handshake || detached) return 0;
+  try {
+    return cb.on_handshake(hs, token);
+  } catch (...) {
+    report_exception(cb.on_exception, std::current_exception());
+    return 500;
+  }
+}
+
+// An accepted WebSocket or fallback stream becomes one connection of the hub.
+void ServerImpl::open_connection(Conn* c, uint64_t token) {
+  c->token = token;
+  c->conn_id = ++next_conn_id;
+  c->opened = true;
+  conns[c->conn_id] = c;
+  if (cb.on_open && !detached) guard([&] { cb.on_open(c->conn_id, c->token, c->peer_ip); });
 }
 
 void ServerImpl::handle_upgrade(Conn* c, const wire::RequestHead& h, const std::string& path, const std::string& query,
@@ -356,15 +367,7 @@ void ServerImpl::handle_upgrade(Conn* c, const wire::RequestHead& h, const std::
   if (const std::string* o = field("origin")) hs.origin = *o;
   hs.peer_ip = c->peer_ip;
   uint64_t token = 0;
-  int status = 0;
-  if (cb.on_handshake && !detached) {
-    try {
-      status = cb.on_handshake(hs, &token);
-    } catch (...) {
-      report_exception(cb.on_exception, std::current_exception());
-      status = 500;
-    }
-  }
+  const int status = decide_handshake(hs, &token);
   if (c->closing) return;
   if (status != 0) {
     refuse(c, status);
@@ -384,11 +387,7 @@ void ServerImpl::handle_upgrade(Conn* c, const wire::RequestHead& h, const std::
   c->tokens_ms = c->since_ms;
   c->reader = wire::FrameReader(opts.max_frame_bytes);
   push(c, Out{std::move(resp), {}});
-  c->token = token;
-  c->conn_id = ++next_conn_id;
-  c->opened = true;
-  conns[c->conn_id] = c;
-  if (cb.on_open && !detached) guard([&] { cb.on_open(c->conn_id, c->token, c->peer_ip); });
+  open_connection(c, token);
   if (!rest.empty() && !c->closing) {
     std::string copy(rest);  // `rest` may live in a buffer the callback reuses
     ws_feed(c, copy.data(), copy.size());

@@ -71,8 +71,7 @@ void ServerImpl::fallback_request(Conn* c, const std::string& method, std::strin
     respond_to(c, HttpResponse{204, "", ""});
     return;
   }
-  if (sub.empty() && (method == "GET" || method == "HEAD")) {
-    if (method == "HEAD") c->is_head = true;
+  if (sub.empty() && method == "GET") {
     sse_open(c, query);
     return;
   }
@@ -110,16 +109,7 @@ void ServerImpl::sse_open(Conn* c, const std::string& query) {
   hs.peer_ip = c->peer_ip;
   hs.transport = "http";
   uint64_t token = 0;
-  int status = 0;
-  if (state != State::kListening) status = 503;
-  if (!status && cb.on_handshake && !detached) {
-    try {
-      status = cb.on_handshake(hs, &token);
-    } catch (...) {
-      report_exception(cb.on_exception, std::current_exception());
-      status = 500;
-    }
-  }
+  int status = state != State::kListening ? 503 : decide_handshake(hs, &token);
   if (c->closing) return;
   std::string id = status ? std::string() : new_stream_id();
   if (!status && id.empty()) status = 500;
@@ -138,19 +128,8 @@ void ServerImpl::sse_open(Conn* c, const std::string& query) {
       "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nConnection: close\r\n";
   head += c->cors;
   head += "\r\n";
-  if (c->is_head) {  // a HEAD learns the headers, nothing opens
-    c->phase = Phase::kHttpWrite;
-    sse_streams.erase(id);
-    c->stream_id.clear();
-    push(c, Out{std::move(head), {}});
-    return;
-  }
   push(c, Out{std::move(head), "event: open\ndata: {\"stream\":\"" + id + "\"}\n\n"});
-  c->token = token;
-  c->conn_id = ++next_conn_id;
-  c->opened = true;
-  conns[c->conn_id] = c;
-  if (cb.on_open && !detached) guard([&] { cb.on_open(c->conn_id, c->token, c->peer_ip); });
+  open_connection(c, token);
 }
 
 void ServerImpl::sse_post(Conn* c) {

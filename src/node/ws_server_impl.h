@@ -177,7 +177,9 @@ struct ServerImpl : std::enable_shared_from_this<ServerImpl> {
   void handle_upgrade(Conn* c, const wire::RequestHead& h, const std::string& path, const std::string& query,
                       std::string_view rest);
   void dispatch_http(Conn* c);
-  void respond_to(Conn* c, HttpResponse r);
+  int decide_handshake(const Handshake& hs, uint64_t* token);
+  void open_connection(Conn* c, uint64_t token);
+  void respond_to(Conn* c, HttpResponse r, const char* extra_headers = "");
   void respond(uint64_t req_id, HttpResponse r);
   void refuse(Conn* c, int status, const char* extra_headers = "");
   void begin_linger(Conn* c);
