@@ -7,25 +7,13 @@ const path = require('node:path');
 const WebSocket = require('ws');
 const { ChatServer } = require('chatwire');
 const { builds } = require('./builds');
+const { until } = require('./wsclient');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatwire-client-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const fast = { delaysMs: [200, 400, 800], minDelayMs: 200 };
 
-function until(pred, timeoutMs = 8000, what = 'condition') {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      let v;
-      try { v = pred(); } catch (e) { v = undefined; }
-      if (v) return resolve(v);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 function replyServer(options = {}) {
   const server = new ChatServer({ port: 0, ...options });
@@ -69,7 +57,7 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     const deltas = [];
     c.on('delta', (d) => deltas.push(d.delta));
     const id = await c.send({ content: 'hello there' });
-    await until(() => c.messages.find((m) => m.id === id)?.status === 'processed', 8000, 'processed');
+    await until(() => c.messages.find((m) => m.id === id)?.status === 'processed', 'processed', 8000);
     expect(seen.filter((s, i) => s !== seen[i - 1])).toEqual(['sent', 'received', 'processed']);
     const reply = c.messages.find((m) => m.role === 'assistant');
     expect(reply).toMatchObject({ role: 'assistant', replyTo: id, status: 'complete', content: 're: hello there' });
@@ -95,7 +83,7 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     const again = new ChatServer({ port });
     again.onMessage(async (msg, reply) => { handled++; await reply.respond({ content: 'got it' }); });
     await again.listen();
-    await until(() => c.messages.find((m) => m.id === id)?.status === 'processed', 8000, 'processed after reconnect');
+    await until(() => c.messages.find((m) => m.id === id)?.status === 'processed', 'processed after reconnect', 8000);
     expect(handled).toBe(1);
     expect(c.messages.filter((m) => m.role === 'user')).toHaveLength(1);
     await c.close();
@@ -111,12 +99,12 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     const attempts = [];
     c.on('connection', (st) => { if (st.status === 'reconnecting') attempts.push(st.attempt); });
     await c.connect();
-    await until(() => c.connection.status === 'failed', 5000, 'failed');
+    await until(() => c.connection.status === 'failed', 'failed', 5000);
     expect([...new Set(attempts)]).toEqual([1, 2]);
     const back = new ChatServer({ port });
     await back.listen();
     await c.reconnect();
-    await until(() => c.connection.status === 'open', 5000, 'open');
+    await until(() => c.connection.status === 'open', 'open', 5000);
     await c.close();
     await back.close();
   });

@@ -6,18 +6,8 @@
 // hostile one written with the `ws` package.
 const WebSocket = require('ws');
 const { builds } = require('./builds');
+const { until } = require('./wsclient');
 
-function until(pred, timeoutMs, what) {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 // Answers every `connect` with `confirm(frame)`; records each socket's times and close code.
 async function hostileServer(confirm) {
@@ -84,11 +74,11 @@ describe.each(builds)('a refused connect_confirm (%s)', (name, cw) => {
       expect(system.find((e) => e.kind === 'error').message).toMatch(/^Connection failed: the server's connect_confirm is invalid/);
 
       // The client closed the socket itself, with a protocol error (1002) where the socket allows it.
-      await until(() => server.sockets[0]?.closeCode !== null, 1000, 'the first socket to close');
+      await until(() => server.sockets[0]?.closeCode !== null, 'the first socket to close', 1000);
       expect(server.sockets[0].closeCode).toBe(closeCode[name]);
 
       // Attempt 1 after delaysMs[0] (300 ms), attempt 2 after delaysMs[1] (600 ms), then failed.
-      await until(() => c.connection.status === 'failed', 5000, 'failed after 2 attempts');
+      await until(() => c.connection.status === 'failed', 'failed after 2 attempts', 5000);
       expect(server.sockets).toHaveLength(3);
       const gap1 = server.sockets[1].openedAt - server.sockets[0].closedAt;
       const gap2 = server.sockets[2].openedAt - server.sockets[1].closedAt;
@@ -96,7 +86,7 @@ describe.each(builds)('a refused connect_confirm (%s)', (name, cw) => {
       expect(gap1).toBeLessThan(900);
       expect(gap2).toBeGreaterThanOrEqual(550);
       expect(gap2).toBeLessThan(1200);
-      await until(() => server.sockets.every((s) => s.closeCode !== null), 1000, 'every socket to close');
+      await until(() => server.sockets.every((s) => s.closeCode !== null), 'every socket to close', 1000);
       expect(server.sockets.map((s) => s.closeCode)).toEqual(Array(3).fill(closeCode[name]));
       expect(statuses.some((s) => s.status === 'open')).toBe(false);
     } finally {

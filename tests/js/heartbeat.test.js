@@ -5,20 +5,9 @@
 const WebSocket = require('ws');
 const { ChatServer } = require('chatwire');
 const { builds } = require('./builds');
-const { WsProbe } = require('./wsclient');
+const { until, WsProbe } = require('./wsclient');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function until(pred, timeoutMs = 5000, what = 'condition') {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    const tick = () => {
-      if (pred()) return resolve();
-      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 describe.each(builds)('heartbeat (issue 15, %s client)', (name, cw) => {
   beforeAll(() => cw.init());
@@ -48,7 +37,7 @@ describe.each(builds)('heartbeat (issue 15, %s client)', (name, cw) => {
     });
     try {
       c.connect();
-      await until(() => c.connection.status === 'open', 5000, 'open');
+      await until(() => c.connection.status === 'open', 'open', 5000);
       const from = pings.length;
       await sleep(1000);
       const n = pings.length - from;
@@ -57,7 +46,7 @@ describe.each(builds)('heartbeat (issue 15, %s client)', (name, cw) => {
 
       live = false;  // from now on the server sends nothing
       const silentAt = Date.now();
-      await until(() => c.connection.status !== 'open', 2000, 'loss of the silent socket');
+      await until(() => c.connection.status !== 'open', 'loss of the silent socket', 2000);
       expect(Date.now() - silentAt).toBeLessThan(650);  // ~3 x 150 ms after the last pong
       expect(c.connection.status).toBe('reconnecting');
     } finally {
@@ -81,7 +70,7 @@ describe.each(builds)('heartbeat (issue 15, %s client)', (name, cw) => {
       const statuses = [];
       c.on('connection', (s) => statuses.push(s.status));
       c.connect();
-      await until(() => c.connection.status === 'open', 5000, 'open');
+      await until(() => c.connection.status === 'open', 'open', 5000);
       statuses.length = 0;
       await sleep(1500);
       expect(c.connection.status).toBe('open');

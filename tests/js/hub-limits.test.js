@@ -3,13 +3,14 @@
 // database). The product server runs in a child process: before the fixes
 // these loads took it to gigabytes or stalled its loop. Loads are bounded,
 // RSS is read from /proc, and the child is always stopped.
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { WsProbe, until } = require('./wsclient');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const { startChildServer, stopChildServer } = require('./child-server');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatwire-hub-'));
 fs.chmodSync(tmp, 0o777);  // the read-only test runs a child as another user
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -38,28 +39,8 @@ const { ChatServer } = require(${CHATWIRE});
 })().catch((e) => { console.log('LISTEN FAILED ' + e.message); process.exit(3); });
 `;
 
-async function startServer(options = {}) {
-  const script = path.join(tmp, `server-${process.pid}-${Date.now()}.cjs`);
-  fs.writeFileSync(script, SERVER);
-  const child = spawn(process.execPath, [script], {
-    env: { ...process.env, OPTIONS: JSON.stringify(options) }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  const t0 = Date.now();
-  while (!/PORT (\d+)/.test(output)) {
-    if (Date.now() - t0 > 10000 || child.exitCode !== null) throw new Error(`server did not start: ${output}`);
-    await sleep(20);
-  }
-  return { child, port: Number(/PORT (\d+)/.exec(output)[1]), output: () => output };
-}
-
-async function stopServer(s) {
-  if (!s || s.child.exitCode !== null) return;
-  s.child.kill('SIGKILL');
-  await new Promise((r) => s.child.on('exit', r));
-}
+const startServer = (options = {}) => startChildServer(tmp, SERVER, { env: { OPTIONS: JSON.stringify(options) } });
+const stopServer = stopChildServer;
 
 const rssMb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 

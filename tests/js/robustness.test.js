@@ -1,12 +1,12 @@
 // Regression tests for issue 14 (robustness): each runs the product server in
 // a child process, because the failure it guards against wedges or kills the
 // whole process; every load is bounded and the child is always stopped.
-const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { until } = require('./wsclient');
+const { startChildServer, stopChildServer } = require('./child-server');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatwire-robust-'));
@@ -39,26 +39,9 @@ const { ChatServer } = require(${JSON.stringify(require.resolve('chatwire'))});
 })();
 `;
 
-async function startServer(env = {}) {
-  const script = path.join(tmp, `server-${process.pid}-${Date.now()}.cjs`);
-  fs.writeFileSync(script, SERVER);
-  const child = spawn(process.execPath, [...(env.NODE_ARGS ? env.NODE_ARGS.split(' ') : []), script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  const t0 = Date.now();
-  while (!/PORT (\d+)/.test(output)) {
-    if (Date.now() - t0 > 10000 || child.exitCode !== null) throw new Error(`server did not start: ${output}`);
-    await sleep(20);
-  }
-  return { child, port: Number(/PORT (\d+)/.exec(output)[1]), output: () => output };
-}
-
-async function stopServer(s) {
-  if (s.child.exitCode !== null) return;
-  s.child.kill('SIGKILL');
-  await new Promise((r) => s.child.on('exit', r));
-}
+const startServer = (env = {}) =>
+  startChildServer(tmp, SERVER, { env, nodeArgs: env.NODE_ARGS ? env.NODE_ARGS.split(' ') : [] });
+const stopServer = stopChildServer;
 
 // Writes `bytes` in one TCP write and collects the answer until the server
 // closes or `ms` pass.
