@@ -96,13 +96,35 @@ class ServerHubTest : public ::testing::Test {
  protected:
   void SetUp() override { make(HubConfig{}); }
 
-  void make(HubConfig config, const std::string& path = ":memory:") {
+  void make(HubConfig config, const std::string& path = ":memory:", store::ServerStoreOptions options = {}) {
     hub.reset();
     store.reset();
-    auto opened = store::ServerStore::open(path);
+    auto opened = store::ServerStore::open(path, options);
     ASSERT_TRUE(opened.ok()) << opened.error().message;
     store = std::move(*opened);
     hub = std::make_unique<ServerHub>(config, *store, entropy);
+  }
+
+  // A hub on a fresh database file that fills up at `max_bytes` (a full disk,
+  // as SQLite sees it), with the rate limit out of the way. Returns the path.
+  std::string make_small_file_hub(const char* name, size_t max_bytes) {
+    std::string tmpl = std::string("/tmp/chatwire_hub_") + name + "_XXXXXX";
+    int fd = mkstemp(tmpl.data());
+    close(fd);
+    std::remove(tmpl.c_str());
+    store::ServerStoreOptions options;
+    options.max_bytes = max_bytes;
+    HubConfig cfg;
+    cfg.limits.messages_per_second = 1000;
+    cfg.limits.message_burst = 1000;
+    make(cfg, tmpl, options);
+    return tmpl;
+  }
+
+  void remove_db(const std::string& path) {
+    hub.reset();
+    store.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
   }
 
   // Moves every output into the per-connection inboxes / closes / events.
@@ -1174,22 +1196,7 @@ TEST_F(ServerHubTest, HistoryFramesNeverExceedTheFrameLimit) {
 // SQLite text) with retryAfterMs; the details go to a store_error event and
 // store_health() reports the failure until a write succeeds again.
 TEST_F(ServerHubTest, AFailedWriteAnswersUnavailableWithoutSqliteText) {
-  char tmpl[] = "/tmp/chatwire_hub_full_XXXXXX";
-  int fd = mkstemp(tmpl);
-  close(fd);
-  const std::string path = tmpl;
-  std::remove(path.c_str());
-  hub.reset();
-  store.reset();
-  store::ServerStoreOptions options;
-  options.max_bytes = 256 * 1024;
-  auto opened = store::ServerStore::open(path, options);
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  store = std::move(*opened);
-  HubConfig cfg;
-  cfg.limits.messages_per_second = 1000;
-  cfg.limits.message_burst = 1000;
-  hub = std::make_unique<ServerHub>(cfg, *store, entropy);
+  const std::string path = make_small_file_hub("full", 256 * 1024);
   connect(1);
   take_events();
   EXPECT_TRUE(hub->store_health().ok);
@@ -1217,9 +1224,7 @@ TEST_F(ServerHubTest, AFailedWriteAnswersUnavailableWithoutSqliteText) {
   ASSERT_FALSE(failed_id.empty()) << "the database never filled up";
   EXPECT_FALSE(hub->store_health().ok);
   EXPECT_FALSE(hub->store_health().reason.empty());
-  hub.reset();
-  store.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  remove_db(path);
 }
 
 // Issue 14.8 with group commit, as the Node binding runs it: SQLITE_FULL
@@ -1227,22 +1232,7 @@ TEST_F(ServerHubTest, AFailedWriteAnswersUnavailableWithoutSqliteText) {
 // fails and every message of the group gets `unavailable`, although the owner
 // dropped everything the group had produced.
 TEST_F(ServerHubTest, AFailedGroupTellsEveryMessageItHeld) {
-  char tmpl[] = "/tmp/chatwire_hub_group_XXXXXX";
-  int fd = mkstemp(tmpl);
-  close(fd);
-  const std::string path = tmpl;
-  std::remove(path.c_str());
-  hub.reset();
-  store.reset();
-  store::ServerStoreOptions options;
-  options.max_bytes = 256 * 1024;
-  auto opened = store::ServerStore::open(path, options);
-  ASSERT_TRUE(opened.ok()) << opened.error().message;
-  store = std::move(*opened);
-  HubConfig cfg;
-  cfg.limits.messages_per_second = 1000;
-  cfg.limits.message_burst = 1000;
-  hub = std::make_unique<ServerHub>(cfg, *store, entropy);
+  const std::string path = make_small_file_hub("group", 256 * 1024);
   connect(1);
   take_events();
   bool failed = false;
@@ -1273,9 +1263,7 @@ TEST_F(ServerHubTest, AFailedGroupTellsEveryMessageItHeld) {
     ASSERT_FALSE(again.empty());
   }
   EXPECT_TRUE(failed) << "the database never filled up";
-  hub.reset();
-  store.reset();
-  for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str());
+  remove_db(path);
 }
 
 }  // namespace
