@@ -3,22 +3,35 @@
 // calls (api/facade.cc) both come here.
 #include "core/protocol/limits.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/protocol/json_fields.h"
 
 namespace chatwire {
 
 namespace {
 
+// One row per option: its JS name, the member it sets (exactly one of the
+// three), and its minimum. parse_limits and limits_to_json both walk it.
 struct LimitField {
   const char* name;
-  bool integer;
+  size_t Limits::*size;
+  uint32_t Limits::*u32;
+  double Limits::*real;
   double min;
+  bool integer() const { return real == nullptr; }
 };
 constexpr LimitField kLimitFields[] = {
-    {"maxFrameBytes", true, 1},        {"maxContentBytes", true, 1}, {"maxImages", true, 0},
-    {"maxImageBytes", true, 1},        {"maxImageDimension", true, 1},
-    {"messagesPerSecond", false, 0.001}, {"messageBurst", false, 1},
-    {"maxTools", true, 0},             {"maxToolsBytes", true, 1},
+    {"maxFrameBytes", &Limits::max_frame_bytes, nullptr, nullptr, 1},
+    {"maxContentBytes", &Limits::max_content_bytes, nullptr, nullptr, 1},
+    {"maxImages", &Limits::max_images, nullptr, nullptr, 0},
+    {"maxImageBytes", &Limits::max_image_bytes, nullptr, nullptr, 1},
+    {"maxImageDimension", nullptr, &Limits::max_image_dimension, nullptr, 1},
+    {"messagesPerSecond", nullptr, nullptr, &Limits::messages_per_second, 0.001},
+    {"messageBurst", nullptr, nullptr, &Limits::message_burst, 1},
+    {"maxTools", &Limits::max_tools, nullptr, nullptr, 0},
+    {"maxToolsBytes", &Limits::max_tools_bytes, nullptr, nullptr, 1},
 };
 
 }  // namespace
@@ -35,20 +48,13 @@ Result<Limits> parse_limits(std::string_view json) {
     auto it = doc.FindMember(f.name);
     if (it == doc.MemberEnd() || it->value.IsNull()) continue;
     const auto& v = it->value;
-    if (!v.IsNumber() || (f.integer && !v.IsUint64()) || v.GetDouble() < f.min) {
+    if (!v.IsNumber() || (f.integer() && !v.IsUint64()) || v.GetDouble() < f.min) {
       return Error(ErrorCode::invalid_field, std::string("limits.") + f.name + " must be a " +
-                                                 (f.integer ? "positive integer" : "positive number"));
+                                                 (f.integer() ? "positive integer" : "positive number"));
     }
-    const std::string name = f.name;
-    if (name == "maxFrameBytes") limits.max_frame_bytes = v.GetUint64();
-    if (name == "maxContentBytes") limits.max_content_bytes = v.GetUint64();
-    if (name == "maxImages") limits.max_images = v.GetUint64();
-    if (name == "maxImageBytes") limits.max_image_bytes = v.GetUint64();
-    if (name == "maxImageDimension") limits.max_image_dimension = static_cast<uint32_t>(v.GetUint64());
-    if (name == "messagesPerSecond") limits.messages_per_second = v.GetDouble();
-    if (name == "messageBurst") limits.message_burst = v.GetDouble();
-    if (name == "maxTools") limits.max_tools = v.GetUint64();
-    if (name == "maxToolsBytes") limits.max_tools_bytes = v.GetUint64();
+    if (f.size) limits.*f.size = v.GetUint64();
+    if (f.u32) limits.*f.u32 = static_cast<uint32_t>(std::min<uint64_t>(v.GetUint64(), UINT32_MAX));
+    if (f.real) limits.*f.real = v.GetDouble();
   }
   return limits;
 }
@@ -57,24 +63,12 @@ std::string limits_to_json(const Limits& l) {
   rapidjson::StringBuffer buf;
   protocol::internal::Writer w(buf);
   w.StartObject();
-  w.Key("maxFrameBytes");
-  w.Uint64(l.max_frame_bytes);
-  w.Key("maxContentBytes");
-  w.Uint64(l.max_content_bytes);
-  w.Key("maxImages");
-  w.Uint64(l.max_images);
-  w.Key("maxImageBytes");
-  w.Uint64(l.max_image_bytes);
-  w.Key("maxImageDimension");
-  w.Uint64(l.max_image_dimension);
-  w.Key("messagesPerSecond");
-  w.Double(l.messages_per_second);
-  w.Key("messageBurst");
-  w.Double(l.message_burst);
-  w.Key("maxTools");
-  w.Uint64(l.max_tools);
-  w.Key("maxToolsBytes");
-  w.Uint64(l.max_tools_bytes);
+  for (const auto& f : kLimitFields) {
+    w.Key(f.name);
+    if (f.size) w.Uint64(l.*f.size);
+    if (f.u32) w.Uint64(l.*f.u32);
+    if (f.real) w.Double(l.*f.real);
+  }
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }
