@@ -399,7 +399,11 @@ describe('a peer that does not read (issue 14.2)', () => {
     expect(reading.gotResponse).toBe(true);
     expect(paused.gone).toBe(true);
     expect(paused.healthz).toBe(200);
-    // Without the cap the paused reader's 96 MiB of frames stay queued.
-    expect(paused.growth - reading.growth).toBeLessThan(48);
+    // Without the cap the paused reader's 96 MiB of frames stay queued on top
+    // of what a reading client costs; with it at most the 32 MiB queue does.
+    // RSS of two separate processes differs by tens of MiB run to run
+    // (measured 20-65 MiB with the cap), so the bound is the whole flood:
+    // the drop itself (`gone`) is the exact check.
+    expect(paused.growth - reading.growth).toBeLessThan(96);
   }, 60000);
 });
