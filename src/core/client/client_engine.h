@@ -12,6 +12,7 @@
 #ifndef CHATWIRE_CORE_CLIENT_CLIENT_ENGINE_H_
 #define CHATWIRE_CORE_CLIENT_CLIENT_ENGINE_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <list>
@@ -210,7 +211,22 @@ class ClientEngine {
     int64_t next_index = 0;
     std::map<int64_t, std::string> early;
   };
+  // Where the current try is (the phase table in client_engine.cc says what
+  // each phase has: a socket, `connect` written, confirmed).
   enum class Phase { none, ticket, opening, handshake, confirmed, waiting_retry };
+  struct PhaseInfo;
+  const PhaseInfo& phase() const;
+
+  // The engine's timers, in the order handle_timeout runs them (the timer
+  // table kTimers in client_engine.cc: each row's deadline and expiry).
+  enum class Timer { try_deadline, retry, liveness, ping, outbox_hold, tool, typing_idle };
+  static constexpr size_t kTimerCount = 7;
+  struct TimerRow {
+    Timer timer;
+    std::optional<int64_t> (ClientEngine::*deadline)() const;  // nullopt: not armed
+    void (ClientEngine::*expire)(int64_t now);                  // run once the deadline passed
+  };
+  static const TimerRow kTimers[kTimerCount];
 
  public:
   enum class Input;  // status table inputs (client_engine.cc)
@@ -227,39 +243,62 @@ class ClientEngine {
   template <class T>
   bool check(const Result<T>& r);
 
-  // connection
+  // timers (client_engine.cc)
+  void arm(Timer t, int64_t at) { timers_[static_cast<size_t>(t)] = at; }
+  void disarm(Timer t) { timers_[static_cast<size_t>(t)].reset(); }
+  template <Timer T>
+  std::optional<int64_t> armed() const { return timers_[static_cast<size_t>(T)]; }
+  std::optional<int64_t> outbox_hold_deadline() const;
+  std::optional<int64_t> tool_deadline() const;
+  void on_try_deadline(int64_t now);
+  void on_retry_due(int64_t now);
+  void on_silence(int64_t now);
+  void on_ping_due(int64_t now);
+  void on_tool_deadline(int64_t now);
+  void on_typing_idle(int64_t now);
+
+  // connection (client_connection.cc)
   void fire(Input input);
+  bool accepts(Input input) const;  // the status table has a row for it
   void start_cycle(int64_t now);
   void start_try(int64_t now);
+  void begin_transport(int64_t now);
+  void open_now(const std::string& ticket);
+  bool fall_back(int64_t now);
+  void close_socket(int code, std::string reason);
   void attempt_failed(int64_t now, const std::string& why);
   void refuse_handshake(int64_t now, std::string_view text, const Error& e);
-  void on_lost(int64_t now, const std::string& why, bool close_socket);
+  void on_lost(int64_t now, const std::string& why, bool close);
   void schedule_retry(int64_t now);
   void on_confirm(int64_t now, const protocol::ConnectConfirm& c);
   void drop_socket();
+  bool live() const;  // confirmed: commands may write frames
   void transmit(std::string text);
   void transmit(const protocol::ClientFrame& frame);
   std::string timestamp(int64_t now) const;
 
-  // outbox
+  // outbox (client_outbox.cc)
   void flush_outbox(int64_t now);
   void remove_from_outbox(const std::string& id, bool drop_bytes);
   void send_load_messages(std::optional<int64_t> before_seq);
-
-  // server frames
   void on_confirm_frame(int64_t now, const protocol::Confirm& c, bool replay);
+  void on_error_frame(int64_t now, const protocol::ErrorEvent& e);
+
+  // replies (client_replies.cc)
   void on_thinking(const protocol::Thinking& t);
   void on_delta(const protocol::Delta& d);
   void on_response(const protocol::Response& r);
   void on_tool_call(int64_t now, const protocol::ToolCall& t, bool replay);
   void on_component(const protocol::Component& c);
   void on_history(const protocol::History& h);
-  void on_error_frame(int64_t now, const protocol::ErrorEvent& e);
   void settle_tool(int64_t now, const std::string& tool_call_id, std::optional<std::string> result_json,
                    std::optional<std::string> error);
   void send_tool_result(const store::ToolResultRecord& rec);
+  void finish_reply(store::StoredMessage& m, const std::string& server_id, const std::string& content,
+                    bool cancelled, int64_t seq, const std::optional<std::vector<protocol::Citation>>& citations,
+                    const std::optional<std::vector<protocol::ImageAnalysis>>& analysis);
 
-  // messages
+  // messages in memory (client_replies.cc)
   store::StoredMessage* find(std::string_view id);
   store::StoredMessage* find_reply(std::string_view reply_to);
   void ensure_loaded_from(int64_t ord);
@@ -269,16 +308,18 @@ class ClientEngine {
   bool adoptable_id(const std::string& id);  // a server reply id that keeps ids unique
   void set_assistant_id(store::StoredMessage& m, const std::string& id);
   void save(store::StoredMessage& m);
-  void apply_to_user(const std::string& reply_to, const std::string& status,
-                     const std::optional<std::vector<protocol::ImageAnalysis>>& analysis);
+  // Saves when the stored record changed, emits when the UI's record changed.
+  void save_if_changed(store::StoredMessage& m, const std::string& before_json, const std::string& before_record);
+  void apply_to_user(const std::string& reply_to, const std::optional<std::vector<protocol::ImageAnalysis>>& analysis);
   int64_t oldest_known_seq() const;
 
-  // events
+  // events (client_engine.cc)
   void emit(std::string json);
   void emit_connection();
   void emit_system(const char* kind, const std::string& message);
   void emit_message(const store::StoredMessage& m);
   void emit_error(const Error& e);
+  void emit_history(bool has_more);
 
   ClientConfig config_;
   store::ClientStore& store_;
@@ -302,20 +343,17 @@ class ClientEngine {
   Phase phase_ = Phase::none;
   int attempt_ = 0;
   size_t transport_ = 0;  // index into config_.transports for the current try
-  void open_now(const std::string& ticket);
-  bool fall_back(int64_t now);
-  std::optional<int64_t> next_retry_at_;
-  std::optional<int64_t> attempt_deadline_;
   int64_t heartbeat_ms_ = 10000;  // from connect_confirm once open
-  int64_t last_rx_at_ = 0;
-  int64_t next_ping_at_ = 0;
   bool outage_ = false;  // lost since the last open: the next open is "restored"
+
+  // Armed deadlines by Timer (outbox_hold and tool are derived from the
+  // outbox and pending_tools_, their slots stay empty).
+  std::array<std::optional<int64_t>, kTimerCount> timers_;
 
   // tools and typing
   std::optional<std::string> tools_frame_;
   std::map<std::string, int64_t> pending_tools_;  // toolCallId -> deadline
   bool typing_sent_ = false;
-  std::optional<int64_t> typing_idle_at_;
 
   // batches
   int batch_depth_ = 0;
