@@ -1525,6 +1525,30 @@ TEST(ClientEngineReplies, AnErrorNamingTheMessageFailsAStreamingReplyToo) {
   EXPECT_TRUE(c.events.empty());
 }
 
+// The client's `limits` follow the server's rules (parse_limits, one parser):
+// a limit the server would refuse is refused here too, naming it, instead of a
+// client that refuses every message (maxContentBytes 0) or reads a limit the
+// server cannot have.
+TEST(ClientEngineConfig, LimitsAreReadByTheServersRules) {
+  for (const char* bad : {R"({"url":"ws://h","limits":{"maxContentBytes":0}})",
+                          R"({"url":"ws://h","limits":{"maxFrameBytes":0}})",
+                          R"({"url":"ws://h","limits":{"maxImageDimension":1.5}})"}) {
+    auto r = client_config_from_json(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_field);
+    EXPECT_NE(r.error().message.find("must be a positive integer"), std::string::npos) << r.error().message;
+  }
+  auto r = client_config_from_json(R"({"url":"ws://h","limits":{"maxContentBytes":0}})");
+  EXPECT_EQ(r.error().message, "limits.maxContentBytes must be a positive integer");
+  auto not_object = client_config_from_json(R"({"url":"ws://h","limits":[1]})");
+  ASSERT_FALSE(not_object.ok());
+  EXPECT_EQ(not_object.error().message, "option 'limits' must be an object");
+  // maxImages 0 (text only) is a limit a server may have, so a client may too.
+  auto text_only = client_config_from_json(R"({"url":"ws://h","limits":{"maxImages":0}})");
+  ASSERT_TRUE(text_only.ok()) << text_only.error().message;
+  EXPECT_EQ(text_only->limits.max_images, 0u);
+}
+
 TEST(ClientEngineConfig, OptionsAreReadFromJsonAndCheckedAtCreate) {
   auto cfg = client_config_from_json(
       R"({"url":"ws://h/ws/chat","heartbeatMs":2000,"useTickets":true,"historyPage":20,)"

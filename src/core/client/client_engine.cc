@@ -298,11 +298,7 @@ Result<ClientConfig> client_config_from_json(std::string_view json) {
   set(o->min_delay_ms, &c.reconnect.min_delay_ms);
   if (o->delays_ms) c.reconnect.delays_ms = *o->delays_ms;
   if (o->jitter) c.reconnect.jitter = *o->jitter;
-  set(o->max_frame_bytes, &c.limits.max_frame_bytes);
-  set(o->max_content_bytes, &c.limits.max_content_bytes);
-  set(o->max_images, &c.limits.max_images);
-  set(o->max_image_bytes, &c.limits.max_image_bytes);
-  set(o->max_image_dimension, &c.limits.max_image_dimension);
+  if (o->limits) c.limits = *o->limits;
   return c;
 }
 

@@ -60,8 +60,9 @@ struct ClientConfig {
 // {"url","heartbeatMs","useTickets","toolTimeoutMs","typingIdleMs",
 //  "historyPage","reconnect":{"maxAttempts","delaysMs","minDelayMs","jitter"},
 //  "limits":{"maxFrameBytes","maxContentBytes","maxImages","maxImageBytes",
-//  "maxImageDimension"}}. Absent fields keep the defaults; a field of the
-// wrong type is invalid_field naming it. Ranges are checked by
+//  "maxImageDimension", ...}}. Absent fields keep the defaults; a field of the
+// wrong type is invalid_field naming it. `limits` is read by parse_limits
+// (the server's names and minimums); the other ranges are checked by
 // ClientEngine::create. For the bindings, so no binding converts options.
 Result<ClientConfig> client_config_from_json(std::string_view json);
 

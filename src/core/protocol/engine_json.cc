@@ -166,12 +166,11 @@ Result<ClientOptions> read_client_options(std::string_view json) {
     }
   }
   if (const Value* rc = r.object(doc, "reconnect")) read_reconnect(*rc, r, o);
+  if (r.error_) return *r.error_;
   if (const Value* l = r.object(doc, "limits")) {
-    r.integer(*l, "maxFrameBytes", "limits.maxFrameBytes", &o.max_frame_bytes);
-    r.integer(*l, "maxContentBytes", "limits.maxContentBytes", &o.max_content_bytes);
-    r.integer(*l, "maxImages", "limits.maxImages", &o.max_images);
-    r.integer(*l, "maxImageBytes", "limits.maxImageBytes", &o.max_image_bytes);
-    r.integer(*l, "maxImageDimension", "limits.maxImageDimension", &o.max_image_dimension);
+    auto limits = parse_limits(internal::to_text(*l));
+    if (!limits) return limits.error();
+    o.limits = *limits;
   }
   if (r.error_) return *r.error_;
   return o;

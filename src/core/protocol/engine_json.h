@@ -30,8 +30,9 @@ struct ClientOptions {
   std::optional<int64_t> max_attempts, min_delay_ms;  // reconnect.*
   std::optional<std::vector<int64_t>> delays_ms;
   std::optional<double> jitter;
-  // limits.*: maxFrameBytes, maxContentBytes, maxImages, maxImageBytes, maxImageDimension.
-  std::optional<int64_t> max_frame_bytes, max_content_bytes, max_images, max_image_bytes, max_image_dimension;
+  // `limits`, read by parse_limits (limits.h): the server's names and minimums,
+  // so a client refuses exactly the limits a server refuses.
+  std::optional<Limits> limits;
 };
 // bad_json "client options must be a JSON object" when not a JSON object.
 Result<ClientOptions> read_client_options(std::string_view json);
