@@ -447,12 +447,8 @@ void ClientEngine::on_history(const protocol::History& h) {
       m.seq = e.seq;
       m.created_at = e.timestamp;
       m.content = e.content;
-      for (const auto& hi : e.images) {
-        store::StoredImage img;
-        img.id = hi.id;
-        img.mime_type = hi.mime_type;
-        img.filename = hi.filename;
-        m.images.push_back(std::move(img));
+      for (const auto& hi : e.images) {  // what history says of an image: no size, state or analysis
+        m.images.push_back(store::StoredImage{hi.id, hi.mime_type, hi.filename, 0, 0, "", std::nullopt});
       }
       place(std::move(m));
     } else {
