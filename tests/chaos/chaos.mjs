@@ -448,11 +448,13 @@ async function main() {
 
   const slots = [];
   // The HTTP clients: the last WASM one, the last addon one, the one before
-  // each, ...; every other one through the upgrade-refusing proxy.
+  // each, ...; as http, fallback, fallback, http, ... so that with 4 both
+  // builds run both ways.
   const httpSlots = new Map();
   for (let i = 0, w = ADDON_CLIENTS + WASM_CLIENTS - 1, a = ADDON_CLIENTS - 1; httpSlots.size < HTTP_CLIENTS; i++) {
     const k = (i % 2 === 0 && w >= ADDON_CLIENTS) || a < 0 ? w-- : a--;
-    httpSlots.set(k, httpSlots.size % 2 === 0 ? 'http' : 'fallback');
+    const n = httpSlots.size;
+    httpSlots.set(k, (n + Math.floor(n / 2)) % 2 === 0 ? 'http' : 'fallback');
   }
   for (let k = 0; k < ADDON_CLIENTS + WASM_CLIENTS; k++) {
     const transport = httpSlots.get(k) ?? 'websocket';
