@@ -576,14 +576,18 @@ async function main() {
     }
   }
   if (sentTotal !== TURNS) fail(`sent ${sentTotal} messages, expected ${TURNS}`);
-  // ---- audit: the HTTP clients really chatted over HTTP, the others over WebSocket
+  // ---- audit: the HTTP clients really chatted over HTTP (never a WebSocket),
+  // the others over WebSocket. (One of those may open a connection over HTTP
+  // now and then: a WebSocket attempt that fails before it opens, e.g. while
+  // the server restarts, switches to HTTP at once, PROTOCOL.md; the next
+  // reconnect tries the WebSocket again.)
   const opensByTransport = {};
   for (const slot of slots) {
     const want = slot.transport === 'websocket' ? 'websocket' : 'http';
     for (const [t, n] of Object.entries(slot.opens)) {
       const key = `${slot.transport}->${t}`;
       opensByTransport[key] = (opensByTransport[key] ?? 0) + n;
-      if (t !== want) fail(`client ${slot.k} (${slot.kind}, ${slot.transport}) opened ${n} connections over ${t}`);
+      if (want === 'http' && t !== 'http') fail(`client ${slot.k} (${slot.kind}, ${slot.transport}) opened ${n} connections over ${t}`);
     }
     if (!slot.opens[want]) fail(`client ${slot.k} (${slot.kind}, ${slot.transport}) never opened over ${want}`);
   }
