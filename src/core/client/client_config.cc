@@ -4,28 +4,24 @@
 #include <string>
 
 #include "core/protocol/json.h"
+#include "core/protocol/options_json.h"
 
 namespace chatwire::client {
 
 namespace {
 
-// The largest integer a JS number holds exactly (Number.MAX_SAFE_INTEGER).
-constexpr int64_t kMaxSafe = (INT64_C(1) << 53) - 1;
+constexpr int64_t kMaxSafe = protocol::kMaxSafeInteger;
 
-// One row per integer option: its JS name, its range, and its field.
-struct IntegerOption {
-  const char* name;
-  int64_t min;
-  int64_t max;
-  int64_t (*get)(const ClientConfig&);
-};
-const IntegerOption kIntegerOptions[] = {
-    {"heartbeatMs", 100, kMaxSafe, [](const ClientConfig& c) { return c.heartbeat_ms; }},
-    {"toolTimeoutMs", 1, kMaxSafe, [](const ClientConfig& c) { return c.tool_timeout_ms; }},
-    {"typingIdleMs", 1, kMaxSafe, [](const ClientConfig& c) { return c.typing_idle_ms; }},
-    {"historyPage", 1, 200, [](const ClientConfig& c) -> int64_t { return c.history_page; }},
-    {"reconnect.maxAttempts", 0, INT32_MAX, [](const ClientConfig& c) -> int64_t { return c.reconnect.max_attempts; }},
-    {"reconnect.minDelayMs", 0, kMaxSafe, [](const ClientConfig& c) { return c.reconnect.min_delay_ms; }},
+// The integer options' ranges (their fields are read by
+// client_config_from_json, so the rows have no setter).
+const protocol::IntegerOption<ClientConfig> kIntegerOptions[] = {
+    {"heartbeatMs", 100, kMaxSafe, [](const ClientConfig& c) { return c.heartbeat_ms; }, nullptr},
+    {"toolTimeoutMs", 1, kMaxSafe, [](const ClientConfig& c) { return c.tool_timeout_ms; }, nullptr},
+    {"typingIdleMs", 1, kMaxSafe, [](const ClientConfig& c) { return c.typing_idle_ms; }, nullptr},
+    {"historyPage", 1, 200, [](const ClientConfig& c) -> int64_t { return c.history_page; }, nullptr},
+    {"reconnect.maxAttempts", 0, INT32_MAX,
+     [](const ClientConfig& c) -> int64_t { return c.reconnect.max_attempts; }, nullptr},
+    {"reconnect.minDelayMs", 0, kMaxSafe, [](const ClientConfig& c) { return c.reconnect.min_delay_ms; }, nullptr},
 };
 
 Error invalid(std::string message) { return Error(ErrorCode::invalid_field, std::move(message)); }
@@ -43,8 +39,7 @@ std::optional<Error> check_client_config(const ClientConfig& c) {
   for (const auto& f : kIntegerOptions) {
     const int64_t v = f.get(c);
     if (v < f.min || v > f.max) {
-      return invalid(std::string("options.") + f.name + " must be an integer from " + std::to_string(f.min) + " to " +
-                     std::to_string(f.max) + ", got " + std::to_string(v));
+      return protocol::integer_range_error(std::string("options.") + f.name, f.min, f.max, std::to_string(v));
     }
   }
   // An empty list would leave no delay to wait before a retry.

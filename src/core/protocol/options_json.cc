@@ -11,8 +11,23 @@ struct OptionsReader::Doc {
 };
 
 namespace {
+
 const Value& value_of(const void* v) { return *static_cast<const Value*>(v); }
+
+// A value as errors show it, cut short: an option can be any size of JSON.
+std::string shown(const Value& value) {
+  constexpr size_t kShown = 40;
+  std::string given = internal::to_text(value);
+  if (given.size() > kShown) given = given.substr(0, kShown) + "...";
+  return given;
+}
+
 }  // namespace
+
+Error integer_range_error(const std::string& name, int64_t min, int64_t max, const std::string& given) {
+  return Error(ErrorCode::invalid_field, name + " must be an integer from " + std::to_string(min) + " to " +
+                                             std::to_string(max) + ", got " + given);
+}
 
 OptionsReader::OptionsReader(std::shared_ptr<const Doc> doc, const void* object, std::string prefix)
     : doc_(std::move(doc)), object_(object), prefix_(std::move(prefix)) {}
@@ -39,11 +54,7 @@ const void* OptionsReader::find(const char* field) const {
 bool OptionsReader::has(const char* field) const { return find(field) != nullptr; }
 
 std::optional<Error> OptionsReader::bad(const char* field, const std::string& rule, const void* value) const {
-  // The value as given, cut short: an option can be any size of JSON.
-  constexpr size_t kShown = 40;
-  std::string given = internal::to_text(value_of(value));
-  if (given.size() > kShown) given = given.substr(0, kShown) + "...";
-  return Error(ErrorCode::invalid_field, name(field) + " must be " + rule + ", got " + given);
+  return Error(ErrorCode::invalid_field, name(field) + " must be " + rule + ", got " + shown(value_of(value)));
 }
 
 std::optional<Error> OptionsReader::string(const char* field, std::string& out) const {
@@ -59,7 +70,7 @@ std::optional<Error> OptionsReader::integer(const char* field, int64_t min, int6
   if (!v) return std::nullopt;
   const Value& n = value_of(v);
   if (!n.IsInt64() || n.GetInt64() < min || n.GetInt64() > max) {
-    return bad(field, "an integer from " + std::to_string(min) + " to " + std::to_string(max), v);
+    return integer_range_error(name(field), min, max, shown(n));
   }
   out = n.GetInt64();
   return std::nullopt;

@@ -20,6 +20,26 @@
 
 namespace chatwire::protocol {
 
+// The largest integer a JS number holds exactly (Number.MAX_SAFE_INTEGER):
+// the bound of the integer options that have no other.
+constexpr int64_t kMaxSafeInteger = (INT64_C(1) << 53) - 1;
+
+// One row of a config's table of integer options: the option's JS name (as
+// it follows "options."), its range, and its field in the config `C`. `set`
+// is null when the table is only checked (the field is read elsewhere).
+template <typename C>
+struct IntegerOption {
+  const char* name;
+  int64_t min;
+  int64_t max;
+  int64_t (*get)(const C&);
+  void (*set)(C&, int64_t);
+};
+
+// The one text of an integer option out of its range:
+// "<name> must be an integer from <min> to <max>, got <given>".
+Error integer_range_error(const std::string& name, int64_t min, int64_t max, const std::string& given);
+
 class OptionsReader {
  public:
   // Reads `json`, which must be a JSON object ("<prefix> must be an object"

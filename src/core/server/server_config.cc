@@ -12,21 +12,11 @@ namespace chatwire::server {
 namespace {
 
 constexpr int64_t kDayMs = INT64_C(86400000);
-// The largest integer a JS number holds exactly (Number.MAX_SAFE_INTEGER):
-// the bound of the options that have no other.
-constexpr int64_t kMaxSafe = (INT64_C(1) << 53) - 1;
+constexpr int64_t kMaxSafe = protocol::kMaxSafeInteger;
 
-// One row per integer option at the top level: its JS name, its range, and
-// where it lives in ServerConfig. parse_server_config and server_config_json
-// both walk it.
-struct IntegerOption {
-  const char* name;
-  int64_t min;
-  int64_t max;
-  int64_t (*get)(const ServerConfig&);
-  void (*set)(ServerConfig&, int64_t);
-};
-const IntegerOption kIntegerOptions[] = {
+// The integer options at the top level: parse_server_config and
+// server_config_json both walk this table.
+const protocol::IntegerOption<ServerConfig> kIntegerOptions[] = {
     {"port", 0, 65535, [](const ServerConfig& c) -> int64_t { return c.port; },
      [](ServerConfig& c, int64_t v) { c.port = static_cast<int>(v); }},
     {"heartbeatMs", 100, kDayMs, [](const ServerConfig& c) { return c.hub.heartbeat_ms; },
