@@ -1539,7 +1539,7 @@ TEST(ClientEngineConfig, LimitsAreReadByTheServersRules) {
     EXPECT_NE(r.error().message.find("must be a positive integer"), std::string::npos) << r.error().message;
   }
   auto r = client_config_from_json(R"({"url":"ws://h","limits":{"maxContentBytes":0}})");
-  EXPECT_EQ(r.error().message, "limits.maxContentBytes must be a positive integer");
+  EXPECT_EQ(r.error().message, "options.limits.maxContentBytes must be a positive integer");
   auto not_object = client_config_from_json(R"({"url":"ws://h","limits":[1]})");
   ASSERT_FALSE(not_object.ok());
   EXPECT_EQ(not_object.error().message, "option 'limits' must be an object");

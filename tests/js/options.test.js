@@ -94,6 +94,15 @@ describe.each(builds)('ChatClient options (%s)', (name, cw) => {
     expect(err.message).toMatch(/^option 'transports' must be/);
   });
 
+  test('a limit the server would refuse is refused by the client too, with the server\'s text', async () => {
+    // One parser of limits (parse_limits) for ChatServer and ChatClient: before, the client
+    // took maxContentBytes 0 and then refused every text message it was given.
+    await expect(create({ limits: { maxContentBytes: 0 } }))
+      .rejects.toThrow(new RangeError('options.limits.maxContentBytes must be a positive integer'));
+    expect(() => new ChatServer({ limits: { maxContentBytes: 0 } }))
+      .toThrow(new RangeError('options.limits.maxContentBytes must be a positive integer'));
+  });
+
   test('types are checked in JS, naming the option', async () => {
     await expect(create({ heartbeatMs: 150.5 })).rejects.toThrow(new TypeError('options.heartbeatMs must be an integer, got 150.5'));
     await expect(create({ reconnect: { jitter: 'lots' } })).rejects.toThrow(TypeError);

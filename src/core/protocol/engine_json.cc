@@ -169,7 +169,7 @@ Result<ClientOptions> read_client_options(std::string_view json) {
   if (r.error_) return *r.error_;
   if (const Value* l = r.object(doc, "limits")) {
     auto limits = parse_limits(internal::to_text(*l));
-    if (!limits) return limits.error();
+    if (!limits) return invalid("options." + limits.error().message);  // as the server's options say it
     o.limits = *limits;
   }
   if (r.error_) return *r.error_;

@@ -31,7 +31,8 @@ struct ClientOptions {
   std::optional<std::vector<int64_t>> delays_ms;
   std::optional<double> jitter;
   // `limits`, read by parse_limits (limits.h): the server's names and minimums,
-  // so a client refuses exactly the limits a server refuses.
+  // so a client refuses exactly the limits a server refuses, with the same text
+  // ("options.limits.maxContentBytes must be a positive integer").
   std::optional<Limits> limits;
 };
 // bad_json "client options must be a JSON object" when not a JSON object.
