@@ -1542,7 +1542,7 @@ TEST(ClientEngineConfig, LimitsAreReadByTheServersRules) {
   EXPECT_EQ(r.error().message, "options.limits.maxContentBytes must be a positive integer");
   auto not_object = client_config_from_json(R"({"url":"ws://h","limits":[1]})");
   ASSERT_FALSE(not_object.ok());
-  EXPECT_EQ(not_object.error().message, "option 'limits' must be an object");
+  EXPECT_EQ(not_object.error().message, "options.limits must be an object");
   // maxImages 0 (text only) is a limit a server may have, so a client may too.
   auto text_only = client_config_from_json(R"({"url":"ws://h","limits":{"maxImages":0}})");
   ASSERT_TRUE(text_only.ok()) << text_only.error().message;

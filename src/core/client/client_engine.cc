@@ -112,6 +112,7 @@
 #include "core/protocol/codec.h"
 #include "core/protocol/engine_json.h"
 #include "core/protocol/json.h"
+#include "core/protocol/options_json.h"
 
 namespace chatwire::client {
 
@@ -282,24 +283,49 @@ const char* status_name(Status status) {
 // ------------------------------------------------------------------ config
 
 Result<ClientConfig> client_config_from_json(std::string_view json) {
-  auto o = protocol::read_client_options(json);
+  auto o = protocol::OptionsReader::parse(json, "options");
   if (!o) return o.error();
   ClientConfig c;
-  if (o->url) c.url = *o->url;
-  auto set = [](const std::optional<int64_t>& v, auto* out) {
-    if (v) *out = static_cast<std::remove_pointer_t<decltype(out)>>(*v);
-  };
-  set(o->heartbeat_ms, &c.heartbeat_ms);
-  set(o->tool_timeout_ms, &c.tool_timeout_ms);
-  set(o->typing_idle_ms, &c.typing_idle_ms);
-  set(o->history_page, &c.history_page);
-  if (o->transports) c.transports = *o->transports;
-  if (o->use_tickets) c.use_tickets = *o->use_tickets;
-  set(o->max_attempts, &c.reconnect.max_attempts);
-  set(o->min_delay_ms, &c.reconnect.min_delay_ms);
-  if (o->delays_ms) c.reconnect.delays_ms = *o->delays_ms;
-  if (o->jitter) c.reconnect.jitter = *o->jitter;
-  if (o->limits) c.limits = *o->limits;
+  // Types here; ranges are check_client_config's (client_config.cc), `limits`
+  // parse_limits' (the server's rules and text).
+  constexpr int64_t kAny = INT64_MAX;
+  int64_t page = c.history_page;
+  for (auto e : {o->string("url", c.url), o->integer("heartbeatMs", INT64_MIN, kAny, c.heartbeat_ms),
+                 o->integer("toolTimeoutMs", INT64_MIN, kAny, c.tool_timeout_ms),
+                 o->integer("typingIdleMs", INT64_MIN, kAny, c.typing_idle_ms),
+                 o->integer("historyPage", INT32_MIN, INT32_MAX, page), o->strings("transports", c.transports),
+                 o->boolean("useTickets", c.use_tickets)}) {
+    if (e) return *e;
+  }
+  c.history_page = static_cast<int>(page);
+  // Each of "websocket" / "http" at most once, and at least one.
+  bool known = !c.transports.empty();
+  for (size_t i = 0; i < c.transports.size(); ++i) {
+    const std::string& t = c.transports[i];
+    known = known && (t == "websocket" || t == "http") &&
+            std::find(c.transports.begin(), c.transports.begin() + i, t) == c.transports.begin() + i;
+  }
+  if (!known) {
+    return invalid("option 'transports' must be a non-empty list of 'websocket' and/or 'http', each at most once");
+  }
+  auto reconnect = o->object("reconnect");
+  if (!reconnect) return reconnect.error();
+  if (*reconnect) {
+    const protocol::OptionsReader& r = **reconnect;
+    int64_t attempts = c.reconnect.max_attempts;
+    for (auto e : {r.integer("maxAttempts", INT32_MIN, INT32_MAX, attempts),
+                   r.integer("minDelayMs", INT64_MIN, kAny, c.reconnect.min_delay_ms),
+                   r.integers("delaysMs", 0, protocol::kMaxSafeInteger, c.reconnect.delays_ms),
+                   r.number("jitter", c.reconnect.jitter)}) {
+      if (e) return *e;
+    }
+    c.reconnect.max_attempts = static_cast<int>(attempts);
+  }
+  if (o->has("limits")) {
+    auto limits = parse_limits(o->text("limits"));
+    if (!limits) return invalid("options." + limits.error().message);  // as the server's options say it
+    c.limits = *limits;
+  }
   return c;
 }
 

@@ -1,7 +1,5 @@
 #include "core/protocol/engine_json.h"
 
-#include <algorithm>
-
 #include "core/protocol/codec.h"
 #include "core/protocol/ids.h"
 #include "core/protocol/json_fields.h"
@@ -25,74 +23,6 @@ const Value* member(const Value& obj, const char* key) {
 }
 
 std::string string_of(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
-
-// Reads options and keeps the first problem (the options are read in order).
-class OptionReader {
- public:
-  void fail(const std::string& m) {
-    if (!error_) error_ = invalid(m);
-  }
-  void integer(const Value& obj, const char* key, const std::string& name, std::optional<int64_t>* out) {
-    const Value* v = member(obj, key);
-    if (!v) return;
-    if (!v->IsInt64() || v->GetInt64() < 0) return fail("option '" + name + "' must be an integer >= 0");
-    *out = v->GetInt64();
-  }
-  // An object option; nullptr when absent or not an object (then an error).
-  const Value* object(const Value& obj, const char* key) {
-    const Value* v = member(obj, key);
-    if (v && !v->IsObject()) {
-      fail("option '" + std::string(key) + "' must be an object");
-      return nullptr;
-    }
-    return v;
-  }
-  std::optional<Error> error_;
-};
-
-void read_transports(const Value& t, OptionReader& r, ClientOptions& o) {
-  bool ok = t.IsArray() && !t.Empty();
-  std::vector<std::string> list;
-  if (ok) {
-    for (const auto& v : t.GetArray()) {
-      std::string name = v.IsString() ? string_of(v) : std::string();
-      if ((name != "websocket" && name != "http") || std::find(list.begin(), list.end(), name) != list.end()) {
-        ok = false;
-        break;
-      }
-      list.push_back(std::move(name));
-    }
-  }
-  if (!ok) return r.fail("option 'transports' must be a non-empty list of 'websocket' and/or 'http', each at most once");
-  o.transports = std::move(list);
-}
-
-void read_reconnect(const Value& rc, OptionReader& r, ClientOptions& o) {
-  r.integer(rc, "maxAttempts", "reconnect.maxAttempts", &o.max_attempts);
-  r.integer(rc, "minDelayMs", "reconnect.minDelayMs", &o.min_delay_ms);
-  if (const Value* d = member(rc, "delaysMs")) {
-    const char* message = "option 'reconnect.delaysMs' must be an array of integers >= 0";
-    if (!d->IsArray()) {
-      r.fail(message);
-    } else {
-      o.delays_ms.emplace();
-      for (const auto& v : d->GetArray()) {
-        if (!v.IsInt64() || v.GetInt64() < 0) {
-          r.fail(message);
-          break;
-        }
-        o.delays_ms->push_back(v.GetInt64());
-      }
-    }
-  }
-  if (const Value* j = member(rc, "jitter")) {
-    if (!j->IsNumber()) {
-      r.fail("option 'reconnect.jitter' must be a number from 0 to 1");
-    } else {
-      o.jitter = j->GetDouble();
-    }
-  }
-}
 
 // An optional non-empty string member of a draft image, at most `max` bytes.
 Result<bool> image_string(const Value& v, const std::string& where, const char* key, size_t max,
@@ -139,42 +69,6 @@ Result<bool> parse_value(std::string_view text, rapidjson::Document& doc, const 
 }
 
 }  // namespace
-
-Result<ClientOptions> read_client_options(std::string_view json) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return Error(ErrorCode::bad_json, "client options must be a JSON object");
-  ClientOptions o;
-  OptionReader r;
-  if (auto it = doc.FindMember("url"); it != doc.MemberEnd()) {
-    if (!it->value.IsString()) {
-      r.fail("option 'url' must be a string");
-    } else {
-      o.url = string_of(it->value);
-    }
-  }
-  r.integer(doc, "heartbeatMs", "heartbeatMs", &o.heartbeat_ms);
-  r.integer(doc, "toolTimeoutMs", "toolTimeoutMs", &o.tool_timeout_ms);
-  r.integer(doc, "typingIdleMs", "typingIdleMs", &o.typing_idle_ms);
-  r.integer(doc, "historyPage", "historyPage", &o.history_page);
-  if (const Value* t = member(doc, "transports")) read_transports(*t, r, o);
-  if (const Value* t = member(doc, "useTickets")) {
-    if (!t->IsBool()) {
-      r.fail("option 'useTickets' must be true or false");
-    } else {
-      o.use_tickets = t->GetBool();
-    }
-  }
-  if (const Value* rc = r.object(doc, "reconnect")) read_reconnect(*rc, r, o);
-  if (r.error_) return *r.error_;
-  if (const Value* l = r.object(doc, "limits")) {
-    auto limits = parse_limits(internal::to_text(*l));
-    if (!limits) return invalid("options." + limits.error().message);  // as the server's options say it
-    o.limits = *limits;
-  }
-  if (r.error_) return *r.error_;
-  return o;
-}
 
 Result<Draft> read_draft(std::string_view json, size_t image_count) {
   rapidjson::Document doc;

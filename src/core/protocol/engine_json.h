@@ -1,6 +1,6 @@
 // JSON for the client engine (src/core/client/): what the host hands it as
-// JSON text (the client options, a draft, a tool's result, a component's
-// values, the tools) read here, and the client frames built from them checked
+// JSON text (a draft, a tool's result, a component's values, the tools) read
+// here (its options: options_json.h), and the client frames built from them checked
 // by the frame table's readers. The engine itself never parses or builds
 // JSON; its events are written with EventWriter (json.h).
 #ifndef CHATWIRE_CORE_PROTOCOL_ENGINE_JSON_H_
@@ -16,27 +16,6 @@
 #include "core/protocol/limits.h"
 
 namespace chatwire::protocol {
-
-// The client options as JS passes them (camelCase JSON text): each member is
-// set only when the option is present and not null. Types are checked here
-// (invalid_field "option 'heartbeatMs' must be an integer >= 0", naming the
-// first bad option); ranges are the engine's (ClientEngine::create).
-struct ClientOptions {
-  std::optional<std::string> url;
-  std::optional<int64_t> heartbeat_ms, tool_timeout_ms, typing_idle_ms, history_page;
-  // Non-empty, each of "websocket" / "http" at most once (else invalid_field).
-  std::optional<std::vector<std::string>> transports;
-  std::optional<bool> use_tickets;
-  std::optional<int64_t> max_attempts, min_delay_ms;  // reconnect.*
-  std::optional<std::vector<int64_t>> delays_ms;
-  std::optional<double> jitter;
-  // `limits`, read by parse_limits (limits.h): the server's names and minimums,
-  // so a client refuses exactly the limits a server refuses, with the same text
-  // ("options.limits.maxContentBytes must be a positive integer").
-  std::optional<Limits> limits;
-};
-// bad_json "client options must be a JSON object" when not a JSON object.
-Result<ClientOptions> read_client_options(std::string_view json);
 
 // A draft handed to ClientEngine::send: {"messageId"?, "content"?,
 // "images"?: [{"id"?, "mimeType"?, "filename"?}]}.

@@ -76,12 +76,20 @@ std::optional<Error> OptionsReader::integer(const char* field, int64_t min, int6
   return std::nullopt;
 }
 
-std::optional<Error> OptionsReader::boolean(const char* field, bool& out) const {
+std::optional<Error> OptionsReader::scalar(const char* field, const char* rule,
+                                           bool (*read)(const void* value, void* out), void* out) const {
   const void* v = find(field);
   if (!v) return std::nullopt;
-  if (!value_of(v).IsBool()) return bad(field, "true or false", v);
-  out = value_of(v).GetBool();
+  if (!read(v, out)) return bad(field, rule, v);
   return std::nullopt;
+}
+
+std::optional<Error> OptionsReader::boolean(const char* field, bool& out) const {
+  return scalar(field, "true or false", [](const void* v, void* o) {
+    if (!value_of(v).IsBool()) return false;
+    *static_cast<bool*>(o) = value_of(v).GetBool();
+    return true;
+  }, &out);
 }
 
 std::optional<Error> OptionsReader::strings(const char* field, std::vector<std::string>& out) const {
@@ -95,6 +103,31 @@ std::optional<Error> OptionsReader::strings(const char* field, std::vector<std::
   if (!ok) return bad(field, "an array of strings", v);
   out.clear();
   for (const auto& s : list.GetArray()) out.emplace_back(s.GetString(), s.GetStringLength());
+  return std::nullopt;
+}
+
+std::optional<Error> OptionsReader::number(const char* field, double& out) const {
+  return scalar(field, "a number", [](const void* v, void* o) {
+    if (!value_of(v).IsNumber()) return false;
+    *static_cast<double*>(o) = value_of(v).GetDouble();
+    return true;
+  }, &out);
+}
+
+std::optional<Error> OptionsReader::integers(const char* field, int64_t min, int64_t max,
+                                             std::vector<int64_t>& out) const {
+  const void* v = find(field);
+  if (!v) return std::nullopt;
+  const Value& list = value_of(v);
+  bool ok = list.IsArray();
+  if (ok) {
+    for (const auto& n : list.GetArray()) ok = ok && n.IsInt64() && n.GetInt64() >= min && n.GetInt64() <= max;
+  }
+  if (!ok) {
+    return bad(field, "an array of integers from " + std::to_string(min) + " to " + std::to_string(max), v);
+  }
+  out.clear();
+  for (const auto& n : list.GetArray()) out.push_back(n.GetInt64());
   return std::nullopt;
 }
 

@@ -57,6 +57,9 @@ class OptionsReader {
   std::optional<Error> integer(const char* field, int64_t min, int64_t max, int64_t& out) const;
   std::optional<Error> boolean(const char* field, bool& out) const;
   std::optional<Error> strings(const char* field, std::vector<std::string>& out) const;
+  std::optional<Error> number(const char* field, double& out) const;
+  // An array of integers, each from `min` to `max`.
+  std::optional<Error> integers(const char* field, int64_t min, int64_t max, std::vector<int64_t>& out) const;
 
   // A nested options object ("auth"): its reader, nullopt when absent or null.
   Result<std::optional<OptionsReader>> object(const char* field) const;
@@ -69,6 +72,9 @@ class OptionsReader {
   OptionsReader(std::shared_ptr<const Doc> doc, const void* object, std::string prefix);
   const void* find(const char* field) const;  // the field's rapidjson::Value, nullptr when absent or null
   std::optional<Error> bad(const char* field, const std::string& rule, const void* value) const;
+  // One scalar field: `read` stores the value in `out` and is false when it is not of the type.
+  std::optional<Error> scalar(const char* field, const char* rule, bool (*read)(const void* value, void* out),
+                              void* out) const;
 
   std::shared_ptr<const Doc> doc_;
   const void* object_;  // a rapidjson::Value inside doc_
