@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/protocol/json.h"
 #include "core/protocol/options_json.h"
@@ -33,6 +34,13 @@ std::string number_text(double v) {
 }
 
 }  // namespace
+
+std::pair<int64_t, int64_t> client_integer_range(const char* name) {
+  for (const auto& f : kIntegerOptions) {
+    if (std::string_view(f.name) == name) return {f.min, f.max};
+  }
+  return {INT64_MIN, INT64_MAX};
+}
 
 std::optional<Error> check_client_config(const ClientConfig& c) {
   if (c.url.empty()) return invalid("options.url is required");

@@ -8,7 +8,9 @@
 #ifndef CHATWIRE_CORE_CLIENT_CLIENT_CONFIG_H_
 #define CHATWIRE_CORE_CLIENT_CLIENT_CONFIG_H_
 
+#include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "core/client/client_engine.h"
 #include "core/protocol/errors.h"
@@ -19,6 +21,11 @@ namespace chatwire::client {
 // option outside it as JS spells it, its range and the value, e.g.
 // "options.heartbeatMs must be an integer from 100 to 9007199254740991, got 50".
 std::optional<Error> check_client_config(const ClientConfig& config);
+
+// The range of an integer option by its JS name ("heartbeatMs",
+// "reconnect.maxAttempts"), so client_config_from_json reads it with the text
+// check_client_config gives. {INT64_MIN, INT64_MAX} for a name without a row.
+std::pair<int64_t, int64_t> client_integer_range(const char* name);
 
 }  // namespace chatwire::client
 

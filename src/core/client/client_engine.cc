@@ -286,18 +286,22 @@ Result<ClientConfig> client_config_from_json(std::string_view json) {
   auto o = protocol::OptionsReader::parse(json, "options");
   if (!o) return o.error();
   ClientConfig c;
-  // Types here; ranges are check_client_config's (client_config.cc), `limits`
-  // parse_limits' (the server's rules and text).
-  constexpr int64_t kAny = INT64_MAX;
-  int64_t page = c.history_page;
-  for (auto e : {o->string("url", c.url), o->integer("heartbeatMs", INT64_MIN, kAny, c.heartbeat_ms),
-                 o->integer("toolTimeoutMs", INT64_MIN, kAny, c.tool_timeout_ms),
-                 o->integer("typingIdleMs", INT64_MIN, kAny, c.typing_idle_ms),
-                 o->integer("historyPage", INT32_MIN, INT32_MAX, page), o->strings("transports", c.transports),
+  // Each integer is read with its range (client_config.cc), `limits` by
+  // parse_limits (the server's rules and text); check_client_config checks the rest.
+  auto integer = [](const protocol::OptionsReader& r, const char* field, const char* name, auto& out) {
+    const auto [min, max] = client_integer_range(name);
+    int64_t v = out;
+    auto e = r.integer(field, min, max, v);
+    if (!e) out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+    return e;
+  };
+  for (auto e : {o->string("url", c.url), integer(*o, "heartbeatMs", "heartbeatMs", c.heartbeat_ms),
+                 integer(*o, "toolTimeoutMs", "toolTimeoutMs", c.tool_timeout_ms),
+                 integer(*o, "typingIdleMs", "typingIdleMs", c.typing_idle_ms),
+                 integer(*o, "historyPage", "historyPage", c.history_page), o->strings("transports", c.transports),
                  o->boolean("useTickets", c.use_tickets)}) {
     if (e) return *e;
   }
-  c.history_page = static_cast<int>(page);
   // Each of "websocket" / "http" at most once, and at least one.
   bool known = !c.transports.empty();
   for (size_t i = 0; i < c.transports.size(); ++i) {
@@ -312,14 +316,12 @@ Result<ClientConfig> client_config_from_json(std::string_view json) {
   if (!reconnect) return reconnect.error();
   if (*reconnect) {
     const protocol::OptionsReader& r = **reconnect;
-    int64_t attempts = c.reconnect.max_attempts;
-    for (auto e : {r.integer("maxAttempts", INT32_MIN, INT32_MAX, attempts),
-                   r.integer("minDelayMs", INT64_MIN, kAny, c.reconnect.min_delay_ms),
+    for (auto e : {integer(r, "maxAttempts", "reconnect.maxAttempts", c.reconnect.max_attempts),
+                   integer(r, "minDelayMs", "reconnect.minDelayMs", c.reconnect.min_delay_ms),
                    r.integers("delaysMs", 0, protocol::kMaxSafeInteger, c.reconnect.delays_ms),
                    r.number("jitter", c.reconnect.jitter)}) {
       if (e) return *e;
     }
-    c.reconnect.max_attempts = static_cast<int>(attempts);
   }
   if (o->has("limits")) {
     auto limits = parse_limits(o->text("limits"));
