@@ -197,7 +197,9 @@ Result<AudioInfo> sniff_ogg(const uint8_t* d, size_t n) {
   for (size_t pos = 0; pos < n; ++seq) {
     const std::string page = "page " + num(seq) + at(pos);
     if (n - pos < 27) {
-      if (!is_cut_signature(d + pos, n - pos, "OggS", 4)) {
+      const size_t left = n - pos;
+      if (left >= 4 ? std::memcmp(d + pos, "OggS", 4) != 0
+                    : !is_cut_signature(d + pos, left, "OggS", 4)) {
         return bad("Ogg", "expected " + page + ", found bytes " +
                               hex_bytes(d + pos, n - pos < 4 ? n - pos : 4));
       }
