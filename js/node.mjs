@@ -27,7 +27,7 @@ function loadAddon() {
 
 const addon = loadAddon();
 
-export const { codec, sniffImage, base64 } = createApi(() => addon);
+export const { codec, sniffImage, sniffAudio, base64 } = createApi(() => addon);
 
 /** The chat client over libwebsockets, storing in SQLite (a file path or 'memory'). */
 export const ChatClient = createClientClass(createNodePlatform(addon, createImageReader(base64.decode)));

@@ -1,5 +1,6 @@
 #include "core/api/facade.h"
 
+#include "core/media/audio.h"
 #include "core/media/image.h"
 #include "core/protocol/codec.h"
 #include "core/protocol/json.h"
@@ -61,6 +62,20 @@ std::string sniff_image(const uint8_t* data, size_t n) {
   protocol::EventWriter w;
   w.boolean("ok", true).str("mimeType", info->mime_type);
   w.key("width").unsigned_integer(info->width).key("height").unsigned_integer(info->height);
+  return w.done();
+}
+
+std::string sniff_audio(const uint8_t* data, size_t n, const std::string* declared_mime) {
+  auto info = declared_mime ? media::check_audio(data, n, *declared_mime, Limits{}, "")
+                            : media::sniff_audio(data, n);
+  if (!info) return error_json(info.error());
+  protocol::EventWriter w;
+  w.boolean("ok", true).str("mimeType", info->mime_type).key("durationMs");
+  if (info->duration_ms) {
+    w.unsigned_integer(*info->duration_ms);
+  } else {
+    w.null();
+  }
   return w.done();
 }
 
