@@ -65,6 +65,7 @@ val sniff_audio(val bytes, val declared_mime) {
 
 val limits(std::string json) { return from_json(api::limits_json(json)); }
 val error_codes() { return from_json(api::error_codes_json()); }
+val client_options(std::string json) { return from_json(api::client_options_json(json)); }
 
 // Scratch memory reused across base64 calls, so a photo-sized call does not
 // allocate (and fault in) fresh wasm pages every time.
@@ -203,6 +204,7 @@ EMSCRIPTEN_BINDINGS(chatwire) {
   emscripten::function("sniffAudio", &sniff_audio);
   emscripten::function("limits", &limits);
   emscripten::function("errorCodes", &error_codes);
+  emscripten::function("clientOptions", &client_options);
   emscripten::function("base64Encode", &base64_encode);
   emscripten::function("base64Decode", &base64_decode);
 

@@ -37,8 +37,8 @@ struct Limits {
 };
 
 // Limits from JS option names ({"maxFrameBytes", "maxContentBytes", "maxImages",
-// "maxImageBytes", "maxImageDimension", "maxAudioBytes", "maxAudioDurationMs", "messagesPerSecond", "messageBurst",
-// "maxTools", "maxToolsBytes"}); absent or null fields keep the defaults above;
+// "maxImageBytes", "maxImageDimension", "maxAudioBytes", "maxAudioDurationMs",
+// "messagesPerSecond", "messageBurst", "maxTools", "maxToolsBytes"}); absent or null fields keep the defaults above;
 // "" gives all defaults. A field of the wrong type or under its minimum is
 // invalid_field naming it ("limits.maxImages must be a positive integer").
 Result<Limits> parse_limits(std::string_view limits_json);
