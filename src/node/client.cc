@@ -10,7 +10,7 @@
 #include "core/api/client_session.h"
 #include "node/conversions.h"
 #include "node/entropy.h"
-#include "node/lws_transport.h"
+#include "node/transport.h"
 
 namespace chatwire::node {
 

@@ -14,7 +14,7 @@
 #include <exception>
 #include <functional>
 
-#include "lws_transport.h"
+#include "transport.h"
 #include "wire.h"
 
 namespace chatwire::node::util {

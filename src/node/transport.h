@@ -28,8 +28,8 @@
 //   caught and handed to Callbacks::on_exception (default: printed to stderr).
 // - The objects may be destroyed at any time: the destructor stops callbacks
 //   and starts shutdown; what is left is freed later on the loop.
-#ifndef CHATWIRE_NODE_LWS_TRANSPORT_H_
-#define CHATWIRE_NODE_LWS_TRANSPORT_H_
+#ifndef CHATWIRE_NODE_TRANSPORT_H_
+#define CHATWIRE_NODE_TRANSPORT_H_
 
 #include <uv.h>
 
@@ -221,4 +221,4 @@ class WsClient {
 
 }  // namespace chatwire::node
 
-#endif  // CHATWIRE_NODE_LWS_TRANSPORT_H_
+#endif  // CHATWIRE_NODE_TRANSPORT_H_
