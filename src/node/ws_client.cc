@@ -73,7 +73,7 @@ constexpr uint64_t kCloseTimeoutMs = 5000;     // close(): wait for the server's
 constexpr uint64_t kShutdownGraceMs = 500;     // shutdown(): the same, shorter
 constexpr uint64_t kLingerMs = 1000;           // flushing the last bytes before the socket closes
 constexpr size_t kMaxResponseHeadBytes = 16 * 1024;
-constexpr size_t kReadBufBytes = 64 * 1024;
+constexpr size_t kReadBufBytes = 16 * 1024;  // per connection, while connected
 
 // getrandom(2), as SystemEntropy (entropy.h) does, without the core's interface.
 void random_bytes(uint8_t* out, size_t n) {
@@ -277,7 +277,7 @@ struct ClientConn : std::enable_shared_from_this<ClientConn> {
   void connected();
   void start_tls();
   void tls_handshake();
-  std::string tls_error(int ret);
+  std::string tls_error();
   void send_upgrade();
   void on_bytes(const char* p, size_t n);
   void on_plain(const char* p, size_t n);
@@ -437,10 +437,10 @@ void ClientConn::tls_handshake() {
   if (r == 1) return send_upgrade();
   int e = SSL_get_error(ssl, r);
   if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return;
-  fail(tls_error(r), true);
+  fail(tls_error(), true);
 }
 
-std::string ClientConn::tls_error(int ret) {
+std::string ClientConn::tls_error() {
   long v = SSL_get_verify_result(ssl);
   std::string why;
   if (v != X509_V_OK) {

@@ -15,6 +15,8 @@ const path = require('node:path');
 const WebSocket = require('ws');
 
 const CHILD = path.join(__dirname, 'socket-child.js');
+// The addon beside the bundle require('chatwire') resolves to (dist/ -> build/).
+const ADDON = path.join(path.dirname(require.resolve('chatwire')), '../build/Release/chatwire.node');
 
 /** Runs socket-child.js to `url`; resolves with its events and stderr once it exits. */
 function runClient(url, { hello = 'hi', env = {} } = {}) {
@@ -22,7 +24,7 @@ function runClient(url, { hello = 'hi', env = {} } = {}) {
     const env0 = { ...process.env };
     delete env0.SSL_CERT_FILE;
     delete env0.SSL_CERT_DIR;
-    const p = spawn(process.execPath, [CHILD, url, hello], { env: { ...env0, ...env } });
+    const p = spawn(process.execPath, [CHILD, url, hello], { env: { ...env0, CHATWIRE_TEST_ADDON: ADDON, ...env } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => { stdout += d; });
