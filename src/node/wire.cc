@@ -110,7 +110,6 @@ bool parse_fields(std::string_view h, size_t pos, std::vector<std::pair<std::str
   return true;
 }
 
-
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {
