@@ -24,8 +24,9 @@
 // - Close: close() sends our close frame, drops later data frames, and waits
 //   up to kCloseTimeoutMs for the server's; a server's close is answered
 //   with the same code at once. Then the socket is shut down (what is
-//   queued is written first) and closed. A protocol error in the server's
-//   frames (FrameReader's kError) sends that code and ends at once.
+//   queued is written first) and input dropped until the server's FIN (at
+//   most kLingerMs), then closed. A protocol error in the server's frames
+//   (FrameReader's kError) sends that code and ends the same way.
 // - wss://: the server certificate is verified against the system CAs
 //   (OpenSSL's default paths, SSL_CERT_FILE / SSL_CERT_DIR if set, and the
 //   Debian / Fedora bundle files) and the URL's host (SNI set for names).
@@ -71,7 +72,7 @@ using util::Timer;
 constexpr uint64_t kConnectTimeoutMs = 10000;  // resolve + TCP + TLS + upgrade
 constexpr uint64_t kCloseTimeoutMs = 5000;     // close(): wait for the server's close frame
 constexpr uint64_t kShutdownGraceMs = 500;     // shutdown(): the same, shorter
-constexpr uint64_t kLingerMs = 1000;           // flushing the last bytes before the socket closes
+constexpr uint64_t kLingerMs = 1000;           // after our FIN, waiting for the server's
 constexpr size_t kMaxResponseHeadBytes = 16 * 1024;
 constexpr size_t kReadBufBytes = 16 * 1024;  // per connection, while connected
 
@@ -391,6 +392,10 @@ void ClientConn::connected() {
       [](uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
         auto* c = static_cast<ClientConn*>(s->data);
         std::shared_ptr<ClientConn> keep = c->self;  // callbacks may end it
+        if (c->torn_down) {  // lingering (teardown): input is dropped until the server's FIN
+          if (nread < 0) c->close_tcp();
+          return;
+        }
         if (nread < 0) {
           c->on_eof();
         } else if (nread > 0) {
@@ -686,8 +691,8 @@ void ClientConn::stop_timers() {
   }
 }
 
-// Releases the socket: `graceful` shuts it down after what is queued
-// (bounded by kLingerMs), else closes it now. The ClientConn is freed when
+// Releases the socket: `graceful` shuts it down after what is queued and
+// waits for the server's FIN (bounded by kLingerMs), else closes it now. The ClientConn is freed when
 // its last handle or request is done.
 void ClientConn::teardown(bool graceful) {
   if (torn_down) return;
@@ -696,15 +701,16 @@ void ClientConn::teardown(bool graceful) {
   stop_timers();
   if (gai_busy) uv_cancel(reinterpret_cast<uv_req_t*>(&gai));
   if (tcp && graceful) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp));
+    // Our FIN goes after what is queued (the close frame). Reading goes on,
+    // dropping what comes, until the server's FIN: closing with unread input
+    // would send a RST, and the server could lose our close frame with it.
     auto* sreq = new uv_shutdown_t;
     sreq->data = this;
     // Its callback runs when what is queued is written, or (cancelled) when
-    // the linger timer closed the handle first.
+    // the handle closed first.
     int r = uv_shutdown(sreq, reinterpret_cast<uv_stream_t*>(tcp), [](uv_shutdown_t* req, int) {
       auto* c = static_cast<ClientConn*>(req->data);
       delete req;
-      c->close_tcp();
       c->done_one();
     });
     if (r == 0) {

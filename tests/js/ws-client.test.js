@@ -3,7 +3,7 @@
 // unless trusted, and then only for the name it was issued to), answers to
 // the upgrade that are not a WebSocket (401; a 101 with a wrong
 // Sec-WebSocket-Accept), and server frames it must refuse (masked: 1002;
-// binary: 1003). The client runs in a child process (socket-child.js), whose
+// binary: 1003; not UTF-8: 1007; over 16 MiB: 1009). The client runs in a child process (socket-child.js), whose
 // stderr carries the addon's one-line refusals.
 const { execFileSync, spawn } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -162,17 +162,23 @@ describe('server frames the client refuses', () => {
     }
   });
 
-  test('a binary message: the client closes with 1003, which the `ws` server receives', async () => {
+  // What the `ws` server sends, and the close code it then receives from the client.
+  test.each([
+    ['a binary message', 1003, (ws) => ws.send(Buffer.from([1, 2, 3]), { binary: true })],
+    ['text that is not UTF-8', 1007, (ws) => ws.send(Buffer.from([0x68, 0xc3, 0x28]), { binary: false })],
+    ['a message over 16 MiB (max_frame_bytes)', 1009, (ws) => ws.send('x'.repeat((16 << 20) + 1))],
+  ])('%s: the client closes with %i, which the `ws` server receives', async (_what, code, send) => {
     const wss = new WebSocket.Server({ port: 0, host: '127.0.0.1' });
     await new Promise((r) => wss.once('listening', r));
     const closed = new Promise((resolve) => wss.on('connection', (ws) => {
-      ws.send(Buffer.from([1, 2, 3]), { binary: true });
-      ws.on('close', (code) => resolve(code));
+      ws.on('error', () => {});
+      ws.on('close', (c) => resolve(c));
+      send(ws);
     }));
     try {
       const r = await runClient(`ws://127.0.0.1:${wss.address().port}/ws/chat`, { hello: '' });
-      expect(r.events).toEqual([{ event: 'open' }, { event: 'close', code: 1003, httpStatus: 0 }]);
-      expect(await closed).toBe(1003);
+      expect(r.events).toEqual([{ event: 'open' }, { event: 'close', code, httpStatus: 0 }]);
+      expect(await closed).toBe(code);
     } finally {
       await new Promise((r) => wss.close(r));
     }
