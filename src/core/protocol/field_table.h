@@ -98,11 +98,18 @@ struct StringField : Member<T, M> {
   bool nonempty;
   size_t max_bytes;
   const char* choices;
+  bool omit_empty = false;  // a plain member: "" is not written
 
   void read(Fields& f, T& t, const Limits&) const {
     auto v = f.string(this->name, this->required, nonempty, max_bytes);
     if (v && choices && !is_choice(choices, *v)) f.wrong(this->name, "must be " + choice_list(choices));
     assign(t.*this->member, std::move(v), "");
+  }
+  void write(Writer& w, const T& t) const {
+    if constexpr (!is_optional_v<M>) {
+      if (omit_empty && (t.*this->member).empty()) return;
+    }
+    Member<T, M>::write(w, t);
   }
 };
 
@@ -137,6 +144,29 @@ struct RawField : Member<T, M> {
   const char* fallback;
 
   void read(Fields& f, T& t, const Limits&) const { assign(t.*this->member, f.raw(this->name, false), fallback); }
+};
+
+// JSON text held in a std::string (or optional<std::string>) member: any
+// value, kept as text, `fallback` when absent; written as is, "" as null.
+template <class T, class M>
+struct JsonTextField : Member<T, M> {
+  const char* fallback;
+
+  void read(Fields& f, T& t, const Limits&) const {
+    auto v = f.raw(this->name, false);
+    assign(t.*this->member, v ? std::optional<std::string>(std::move(v->text)) : std::nullopt, fallback);
+  }
+  void write(Writer& w, const T& t) const {
+    const M& v = t.*this->member;
+    if constexpr (is_optional_v<M>) {
+      if (v) put_json_text(w, this->name, *v);
+    } else {
+      put_json_text(w, this->name, v);
+    }
+  }
+  static void put_json_text(Writer& w, const char* key, const std::string& text) {
+    put(w, key, RawJson{text.empty() ? std::string("null") : text});
+  }
 };
 
 // A number (optional<double>) or an array of strings, both optional on the wire.
@@ -262,6 +292,13 @@ struct FieldTable {
   void read(Fields& f, T& t, const Limits& limits) const {
     std::apply([&](const auto&... e) { ((f.ok() ? e.read(f, t, limits) : void()), ...); }, entries);
   }
+  // Reads every entry, whatever the others hold: a problem leaves that
+  // entry's member at its fallback (JSON the core wrote itself, such as the
+  // client store's).
+  void read_all(Fields& f, T& t, const Limits& limits) const {
+    std::apply([&](const auto&... e) { ((e.read(f, t, limits), f.ok() ? void() : void(f.take_error())), ...); },
+               entries);
+  }
   // Writes the entries in order (the members of the object being written).
   void write(Writer& w, const T& t) const {
     std::apply([&](const auto&... e) { (e.write(w, t), ...); }, entries);
@@ -323,6 +360,12 @@ template <class T>
 constexpr StringField<T, std::string> text_or_empty(const char* name, std::string T::*member) {
   return {{name, member, false}, false, 0, nullptr};
 }
+// A string that is optional on the wire, "" when absent, and not written
+// when "".
+template <class T>
+constexpr StringField<T, std::string> text_unless_empty(const char* name, std::string T::*member) {
+  return {{name, member, false}, false, 0, nullptr, true};
+}
 // A non-empty string that is one of `choices` ("a b c").
 template <class T, class M>
 constexpr StringField<T, M> one_of(const char* name, M T::*member, const char* choices) {
@@ -360,6 +403,12 @@ constexpr BoolField<T> flag_when_true(const char* name, bool T::*member) {
 // takes `fallback`.
 template <class T, class M>
 constexpr RawField<T, M> raw(const char* name, M T::*member, const char* fallback = nullptr) {
+  return {{name, member, false}, fallback};
+}
+
+// JSON text in a string member ("" is written as null).
+template <class T, class M>
+constexpr JsonTextField<T, M> json_text(const char* name, M T::*member, const char* fallback = nullptr) {
   return {{name, member, false}, fallback};
 }
 

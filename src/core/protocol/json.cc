@@ -88,6 +88,18 @@ std::string error_result_json(const Error& error) {
   return w.done();
 }
 
+std::string value_result_json(bool value) {
+  EventWriter w;
+  w.boolean("ok", true).boolean("value", value);
+  return w.done();
+}
+
+std::string value_result_json(std::string_view value) {
+  EventWriter w;
+  w.boolean("ok", true).str("value", value);
+  return w.done();
+}
+
 // ------------------------------------------------------------------ reading
 
 namespace {
