@@ -56,6 +56,8 @@ class JsonWriter {
   std::string done();
 
  private:
+  JsonWriter& chain(bool) { return *this; }
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -79,6 +79,19 @@ StoredMessage read_row(const Statement& st) {
   return m;
 }
 
+// The first message `where` (a condition on ?1 = `key`, and an order) selects.
+Result<std::optional<StoredMessage>> find_one(Database& db, const char* where, std::string_view key) {
+  auto st = db.prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE " + where + " LIMIT 1");
+  if (!st) return st.error();
+  (*st)->bind(1, key);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<StoredMessage> out;
+  if (*row) out = read_row(**st);
+  (*st)->reset();
+  return out;
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ ClientStore
@@ -248,28 +261,11 @@ Result<std::vector<StoredMessage>> ClientStore::read_messages(const std::string&
 }
 
 Result<std::optional<StoredMessage>> ClientStore::find_message(std::string_view id) {
-  auto st = db_->prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?1");
-  if (!st) return st.error();
-  (*st)->bind(1, id);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  std::optional<StoredMessage> out;
-  if (*row) out = read_row(**st);
-  (*st)->reset();
-  return out;
+  return find_one(*db_, "id = ?1", id);
 }
 
 Result<std::optional<StoredMessage>> ClientStore::find_reply(std::string_view reply_to) {
-  auto st = db_->prepare(std::string("SELECT ") + kMessageColumns +
-                         " FROM messages WHERE reply_to = ?1 AND role = 'assistant' ORDER BY ord LIMIT 1");
-  if (!st) return st.error();
-  (*st)->bind(1, reply_to);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  std::optional<StoredMessage> out;
-  if (*row) out = read_row(**st);
-  (*st)->reset();
-  return out;
+  return find_one(*db_, "reply_to = ?1 AND role = 'assistant' ORDER BY ord", reply_to);
 }
 
 Result<std::vector<StoredMessage>> ClientStore::newest_messages(int limit) {
