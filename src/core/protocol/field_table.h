@@ -89,6 +89,7 @@ struct Member {
   M T::*member;
   bool required;
 
+  constexpr const char* wire_names() const { return name; }
   void write(Writer& w, const T& t) const { put_member(w, name, t.*member); }
 };
 
@@ -213,6 +214,7 @@ struct ListField {
   const char* unique_name = nullptr;
   bool (*written)(const T&) = nullptr;
 
+  constexpr const char* wire_names() const { return name; }
   constexpr ListField unique_by(const char* field, std::string E::*m) const {
     ListField l = *this;
     l.unique_name = field;
@@ -266,6 +268,7 @@ template <class T>
 struct CheckField {
   void (*check)(Fields& f, const T& t, const Limits& limits);
 
+  constexpr const char* wire_names() const { return nullptr; }
   void read(Fields& f, T& t, const Limits& limits) const { check(f, t, limits); }
   void write(Writer&, const T&) const {}
 };
@@ -276,17 +279,42 @@ template <class T>
 struct CustomField {
   void (*read_fn)(Fields& f, T& t, const Limits& limits);
   void (*write_fn)(Writer& w, const T& t);
+  const char* names;  // the fields it reads and writes, in order, space-separated
 
+  constexpr const char* wire_names() const { return names; }
   void read(Fields& f, T& t, const Limits& limits) const { read_fn(f, t, limits); }
   void write(Writer& w, const T& t) const { write_fn(w, t); }
 };
 
 // ------------------------------------------------------------------ the table
 
+// Matches the wire names of one entry (nullptr: none) at list[at], after a
+// space unless it is the first; moves `at` past them.
+constexpr bool match_names(const char* list, size_t& at, const char* names, bool& first) {
+  if (!names) return true;
+  if (!first && list[at++] != ' ') return false;
+  first = false;
+  for (size_t i = 0; names[i]; ++i, ++at) {
+    if (list[at] != names[i]) return false;
+  }
+  return true;
+}
+
 template <class T, class... Entries>
 struct FieldTable {
   using Struct = T;
   std::tuple<Entries...> entries;
+
+  // True when `list` ("a b c") names the table's fields, in order (a frame
+  // row's `fields`, checked at compile time in frames.cc).
+  constexpr bool names_are(const char* list) const {
+    size_t at = 0;
+    bool first = true;
+    bool ok = true;
+    std::apply([&](const auto&... e) { ((ok = ok && match_names(list, at, e.wire_names(), first)), ...); },
+               entries);
+    return ok && list[at] == '\0';
+  }
 
   // Reads the entries in order, up to the first problem (left in `f`).
   void read(Fields& f, T& t, const Limits& limits) const {
@@ -453,8 +481,9 @@ constexpr CheckField<T> check(void (*rule)(Fields&, const T&, const Limits&)) {
 }
 
 template <class T>
-constexpr CustomField<T> custom(void (*read)(Fields&, T&, const Limits&), void (*write)(Writer&, const T&)) {
-  return {read, write};
+constexpr CustomField<T> custom(void (*read)(Fields&, T&, const Limits&), void (*write)(Writer&, const T&),
+                                const char* names) {
+  return {read, write, names};
 }
 
 }  // namespace chatwire::protocol::internal

@@ -164,20 +164,23 @@ inline constexpr auto kHistoryFields = fields<History>(
     list<kHistoryEntryFields>("messages", &History::messages, true), flag_or("hasMore", &History::has_more, false));
 
 inline constexpr auto kErrorEventFields = fields<ErrorEvent>(
-    custom(read_error_fields, write_error_fields), seq(&ErrorEvent::seq), timestamp(&ErrorEvent::timestamp));
+    custom(read_error_fields, write_error_fields, "code error messageId imageId retryAfterMs"), seq(&ErrorEvent::seq),
+    timestamp(&ErrorEvent::timestamp));
 
 // ---------------------------------------------------------------- rows
 
 struct ClientRow {
   FrameInfo info;
-  size_t index;  // its ClientFrame alternative
+  size_t index;             // its ClientFrame alternative
+  bool fields_match_table;  // info.fields names the field table's fields (checked in frames.cc)
   Result<ClientFrame> (*read)(Fields&, const Limits&);
   void (*write)(Writer&, const ClientFrame&);
 };
 
 struct ServerRow {
   FrameInfo info;
-  size_t index;  // its ServerFrame alternative
+  size_t index;             // its ServerFrame alternative
+  bool fields_match_table;  // as ClientRow's
   Result<ServerFrame> (*read)(Fields&, const Limits&);
   void (*write)(Writer&, const ServerFrame&);
   std::optional<int64_t> (*get_seq)(const ServerFrame&);

@@ -27,7 +27,7 @@ template <class T, class... Ts>
 struct alternative_index<T, std::variant<Ts...>> {
   static constexpr size_t value = [] {
     size_t i = 0;
-    ((std::is_same_v<T, Ts> ? false : (++i, true)) && ...);
+    (void)((std::is_same_v<T, Ts> ? false : (++i, true)) && ...);
     return i;
   }();
 };
@@ -83,7 +83,7 @@ template <const auto& Table, auto Read = &read_table<Table>>
 constexpr ClientRow client(const char* type, const char* fields) {
   using T = typename std::decay_t<decltype(Table)>::Struct;
   return ClientRow{FrameInfo{Direction::client_to_server, type, fields},
-                   alternative_index<T, ClientFrame>::value, &read_as<ClientFrame, T, Read>,
+                   alternative_index<T, ClientFrame>::value, Table.names_are(fields), &read_as<ClientFrame, T, Read>,
                    &write_as<ClientFrame, T, &write_table<Table, T>>};
 }
 
@@ -95,6 +95,7 @@ constexpr ServerRow server(FrameInfo info) {
   using T = typename std::decay_t<decltype(Table)>::Struct;
   return ServerRow{info,
                    alternative_index<T, ServerFrame>::value,
+                   Table.names_are(info.fields),
                    &read_as<ServerFrame, T, &read_table<Table>>,
                    &write_as<ServerFrame, T, &write_table<Table, T>>,
                    &get_seq<T, Seq>,
@@ -171,6 +172,14 @@ constexpr bool in_variant_order(const Row (&rows)[N]) {
 }
 
 template <class Row, size_t N>
+constexpr bool fields_match_tables(const Row (&rows)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (!rows[i].fields_match_table) return false;
+  }
+  return true;
+}
+
+template <class Row, size_t N>
 constexpr bool seq_rules_consistent(const Row (&rows)[N]) {
   for (size_t i = 0; i < N; ++i) {
     if (rows[i].info.stored != (rows[i].info.seq != SeqRule::none)) return false;
@@ -182,6 +191,8 @@ static_assert(std::size(kClientRows) == std::variant_size_v<ClientFrame>, "one r
 static_assert(std::size(kServerRows) == std::variant_size_v<ServerFrame>, "one row per ServerFrame alternative");
 static_assert(in_variant_order(kClientRows), "client rows follow the ClientFrame alternatives");
 static_assert(in_variant_order(kServerRows), "server rows follow the ServerFrame alternatives");
+static_assert(fields_match_tables(kClientRows), "a client row's fields are its field table's, in order");
+static_assert(fields_match_tables(kServerRows), "a server row's fields are its field table's, in order");
 static_assert(seq_rules_consistent(kServerRows), "a server frame is stored exactly when it carries a seq");
 
 template <class Row, size_t N>

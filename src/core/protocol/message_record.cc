@@ -29,7 +29,7 @@ void write_record_error(Writer& w, const StoredMessage& m) {
   w.EndObject();
 }
 
-constexpr auto kRecordError = custom(read_record_error, write_record_error);
+constexpr auto kRecordError = custom(read_record_error, write_record_error, "error");
 
 constexpr auto kImageFields = fields<StoredImage>(
     text_or_empty("id", &StoredImage::id), text_or_empty("mimeType", &StoredImage::mime_type),
