@@ -7,6 +7,11 @@ export type ErrorCode =
   | 'bad_json' | 'unknown_type' | 'invalid_field' | 'too_large' | 'image_invalid'
   | 'unauthorized' | 'rate_limited' | 'not_found' | 'internal' | 'unavailable';
 
+/**
+ * The core's error codes (the same list as ErrorCode), read from the native
+ * build: filled at import from the Node addon, by `init()` in the WebAssembly
+ * build (empty before it); frozen once filled.
+ */
 export declare const ERROR_CODES: readonly ErrorCode[];
 
 /** The one error class of chatwire. */
@@ -167,6 +172,12 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
+/**
+ * ChatClient.create's options. A value of the wrong type is a TypeError
+ * naming the option; one outside its range (the core's, the same in both
+ * builds: docs/security.md) a RangeError naming the option, its range and the
+ * value, thrown before any storage is opened.
+ */
 export interface ChatClientOptions {
   url: string;
   /**
@@ -179,7 +190,7 @@ export interface ChatClientOptions {
   storage?: string;
   /** Returns a fresh one-use ticket; called before every connection attempt. */
   ticket?: () => Promise<string> | string;
-  /** Longest ping interval (default 10000); the server's heartbeatMs is used when shorter. Silence for 3x the interval in use is a lost socket. */
+  /** Longest ping interval (default 10000, at least 100); the server's heartbeatMs is used when shorter. Silence for 3x the interval in use is a lost socket. */
   heartbeatMs?: number;
   reconnect?: ReconnectOptions;
   tools?: Record<string, (args: any) => unknown | Promise<unknown>>;
@@ -276,7 +287,10 @@ export interface Reply {
   typing(isTyping: boolean): boolean;
   /** An interactive component; returns its componentId ('' after a cancel). */
   component(kind: string, props?: unknown): string;
-  /** Runs a client tool; resolves with its result, rejects with ChatError on its error or the timeout (default 30 s). */
+  /**
+   * Runs a client tool; resolves with its result, rejects with ChatError on its error or the timeout.
+   * `timeoutMs`: default 30000, from 1 to 2^31-1 (a RangeError otherwise); both are the core's.
+   */
   callTool(name: string, args?: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
   /**
    * Ends the turn; `content` defaults to the streamed text. After a cancel: the streamed text with cancelled: true.
@@ -287,6 +301,11 @@ export interface Reply {
   respond(response?: { content?: string; imageAnalysis?: ImageAnalysis[]; citations?: Citation[] }): Promise<void>;
 }
 
+/**
+ * new ChatServer's options: the defaults and ranges are the core's
+ * (docs/security.md lists them). The wrong type is a TypeError naming the
+ * option; out of range, a RangeError naming it, its range and the value.
+ */
 export interface ChatServerOptions {
   host?: string;
   port?: number;

@@ -5,6 +5,7 @@ import { createClientClass } from './internal/client.mjs';
 import { createImageReader } from './internal/images.mjs';
 import { createNodePlatform } from './internal/platform-node.mjs';
 import { createServerClass } from './server.mjs';
+import { useErrorCodes } from './internal/errors.mjs';
 
 export { ChatError, ERROR_CODES } from './internal/errors.mjs';
 export { createChatStore } from './internal/store.mjs';
@@ -26,6 +27,7 @@ function loadAddon() {
 }
 
 const addon = loadAddon();
+useErrorCodes(addon);
 
 export const { codec, sniffImage, base64 } = createApi(() => addon);
 
@@ -33,7 +35,7 @@ export const { codec, sniffImage, base64 } = createApi(() => addon);
 export const ChatClient = createClientClass(createNodePlatform(addon, createImageReader(base64.decode)));
 
 /** The WebSocket chat server (Node only); see ChatServerOptions in index.d.ts. */
-export const ChatServer = createServerClass(addon, (limits) => codec.limits(limits));
+export const ChatServer = createServerClass(addon);
 
 /** Resolves when the native part is ready (immediately for the addon; kept for parity with WASM). */
 export async function init() {}

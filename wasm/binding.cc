@@ -58,6 +58,7 @@ val sniff_image(val bytes) {
 
 val limits(std::string json) { return from_json(api::limits_json(json)); }
 val error_codes() { return from_json(api::error_codes_json()); }
+val client_options(std::string json) { return from_json(api::client_options_json(json)); }
 
 // Scratch memory reused across base64 calls, so a photo-sized call does not
 // allocate (and fault in) fresh wasm pages every time.
@@ -195,6 +196,7 @@ EMSCRIPTEN_BINDINGS(chatwire) {
   emscripten::function("sniffImage", &sniff_image);
   emscripten::function("limits", &limits);
   emscripten::function("errorCodes", &error_codes);
+  emscripten::function("clientOptions", &client_options);
   emscripten::function("base64Encode", &base64_encode);
   emscripten::function("base64Decode", &base64_decode);
 

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/api/facade.h"
+#include "core/api/server_options.h"
 #include "core/media/base64.h"
 #include "node/conversions.h"
 
@@ -46,6 +47,16 @@ Napi::Value limits(const Napi::CallbackInfo& info) {
 
 Napi::Value error_codes(const Napi::CallbackInfo& info) {
   return from_json(info.Env(), api::error_codes_json());
+}
+
+// The core's verdict on ChatClient / ChatServer options before anything is
+// opened (the rules: client/client_config.cc, server/server_config.cc).
+Napi::Value client_options(const Napi::CallbackInfo& info) {
+  return from_json(info.Env(), api::client_options_json(string_arg(info, 0, "options")));
+}
+
+Napi::Value server_options(const Napi::CallbackInfo& info) {
+  return from_json(info.Env(), api::server_options_json(string_arg(info, 0, "options")));
 }
 
 // Base64 is the hot path for photos (4-8 MB per image), so these two avoid
@@ -177,6 +188,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("sniffImage", Napi::Function::New(env, sniff_image, "sniffImage"));
   exports.Set("limits", Napi::Function::New(env, limits, "limits"));
   exports.Set("errorCodes", Napi::Function::New(env, error_codes, "errorCodes"));
+  exports.Set("clientOptions", Napi::Function::New(env, client_options, "clientOptions"));
+  exports.Set("serverOptions", Napi::Function::New(env, server_options, "serverOptions"));
   exports.Set("base64Encode", Napi::Function::New(env, base64_encode, "base64Encode"));
   exports.Set("base64Decode", Napi::Function::New(env, base64_decode, "base64Decode"));
   init_server(env, exports);

@@ -76,6 +76,12 @@ void ServerImpl::fallback_request(Conn* c, const std::string& method, std::strin
     return;
   }
   if (sub.size() > 1 && method == "POST" && sub.find('/', 1) == std::string_view::npos) {
+    // A page of another origin gets 403 even with a valid stream id (the id
+    // is the credential; the Origin check is a second lock, as for the GET).
+    if (c->cors.empty() && c->req.headers.count("origin")) {
+      refuse(c, 403);
+      return;
+    }
     if (length > opts.max_frame_bytes) {
       // As for a WebSocket frame over the limit: the stream closes with 1009.
       auto it = sse_streams.find(std::string(sub.substr(1)));

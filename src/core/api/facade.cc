@@ -1,5 +1,6 @@
 #include "core/api/facade.h"
 
+#include "core/client/client_config.h"
 #include "core/media/image.h"
 #include "core/protocol/codec.h"
 #include "core/protocol/json.h"
@@ -12,6 +13,13 @@ std::string limits_json(std::string_view json) {
   auto limits = parse_limits(json);
   if (!limits) return error_json(limits.error());
   return limits_to_json(*limits);
+}
+
+std::string client_options_json(std::string_view json) {
+  auto config = client::client_config_from_json(json);
+  if (!config) return error_json(config.error());
+  if (auto e = client::check_client_config(*config)) return error_json(*e);
+  return "{\"ok\":true}";
 }
 
 std::string decode_frame(std::string_view text, std::string_view direction, std::string_view limits_text) {

@@ -23,6 +23,12 @@ namespace chatwire::api {
 // rules are parse_limits' (core/protocol/limits.h).
 std::string limits_json(std::string_view limits_json);
 
+// The core's verdict on ChatClient's options (the JSON js/internal/client.mjs
+// passes to ClientSession::open), asked before any store is opened:
+// {"ok":true} or {"ok":false,"error":{...}} naming the option and its range
+// (client::client_config_from_json, then client::check_client_config).
+std::string client_options_json(std::string_view options_json);
+
 // Decodes and validates one frame. `direction` is "client" (a frame a client
 // sends: connect, message, ...) or "server" (connect_confirm, confirm, ...).
 // -> {"ok":true,"frame":{canonical frame}} or {"ok":false,"error":{...}}
