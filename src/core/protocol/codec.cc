@@ -34,8 +34,6 @@ using internal::Fields;
 using internal::Value;
 using internal::Writer;
 
-constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-
 Error unknown_type(const std::string& type) {
   return Error(ErrorCode::unknown_type, "unknown frame type '" + type + "'");
 }
@@ -156,7 +154,7 @@ Result<bool> parse_json_frame(std::string_view text, const Limits& limits, rapid
     return Error(ErrorCode::bad_json, "JSON nested deeper than " + std::to_string(limits.max_json_depth) +
                                           " levels at offset " + std::to_string(where));
   }
-  doc.Parse<kParseFlags>(text.data(), text.size());
+  doc.Parse<internal::kParseFlags>(text.data(), text.size());
   if (doc.HasParseError()) {
     return Error(ErrorCode::bad_json, std::string("invalid JSON at offset ") +
                                           std::to_string(doc.GetErrorOffset()) + ": " +

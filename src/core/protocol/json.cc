@@ -78,8 +78,6 @@ namespace {
 
 using internal::Value;
 
-constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-
 // Parses an application-given JSON object ("" is {}); errors say `what`.
 Result<bool> parse_object(std::string_view text, const Limits& limits, rapidjson::Document& doc, const char* what) {
   if (text.empty()) {
@@ -128,7 +126,7 @@ Result<ServerFrame> read_unsequenced(const rapidjson::Document& doc, const Limit
 Result<std::string> canonical_json(std::string_view text, const char* what, const char* if_empty) {
   if (text.empty()) return std::string(if_empty);
   rapidjson::Document doc;
-  doc.Parse<kParseFlags>(text.data(), text.size());
+  doc.Parse<internal::kParseFlags>(text.data(), text.size());
   if (doc.HasParseError()) return Error(ErrorCode::bad_json, std::string(what) + " is not valid JSON");
   return internal::to_text(doc);
 }

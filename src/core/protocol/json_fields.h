@@ -25,6 +25,14 @@ namespace chatwire::protocol::internal {
 using rapidjson::Value;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// How the protocol layer parses JSON: UTF-8 validated, without recursion, and
+// numbers to the nearest double (RapidJSON's default fast path can be off by
+// a few units in the last place for long numbers, so a value kept as text,
+// such as a tool result of 192233720036854775808, would change each time it
+// is re-encoded: found by fuzz_frame_decoder).
+constexpr unsigned kParseFlags =
+    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+
 std::string to_text(const Value& value);
 
 // Reads the fields of one JSON object and remembers the first problem, so a
