@@ -1,5 +1,5 @@
 // ChatServer for Node backends. The native side (src/node/server.cc) runs the
-// libwebsockets server on Node's loop and the core's ServerHub, which answers
+// WebSocket and HTTP server (src/node/ws_server.cc) on Node's loop and the core's ServerHub, which answers
 // connect, confirm, pong, errors, replay and limits without JS. JS is called
 // only for what the application decides: the reply to a message, component
 // actions, and who gets a ticket.

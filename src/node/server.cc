@@ -34,7 +34,7 @@
 #include "core/server/server_hub.h"
 #include "node/conversions.h"
 #include "node/entropy.h"
-#include "node/lws_transport.h"
+#include "node/transport.h"
 
 namespace chatwire::node {
 
