@@ -632,11 +632,7 @@ bool is_supported_audio_mime(std::string_view mime) {
   return mime == kWav || mime == kOgg || mime == kWebm || mime == kMpeg;
 }
 
-Result<AudioInfo> sniff_audio(const uint8_t* data, size_t n) {
-  Result<AudioInfo> r = sniff(data, n);
-  if (!r.ok()) r.error().message.insert(0, "audio ");
-  return r;
-}
+Result<AudioInfo> sniff_audio(const uint8_t* data, size_t n) { return named(sniff(data, n), "audio "); }
 
 Result<AudioInfo> check_audio(const uint8_t* data, size_t n, std::string_view declared_mime,
                               const Limits& limits, std::string_view id) {
@@ -645,22 +641,10 @@ Result<AudioInfo> check_audio(const uint8_t* data, size_t n, std::string_view de
   const auto fail = [&](ErrorCode code, const std::string& text) -> Result<AudioInfo> {
     return Error(code, subject + " " + text);
   };
-
-  if (n > limits.max_audio_bytes) {
-    return fail(ErrorCode::too_large, "is " + num(n) + " bytes, over the limit of " +
-                                          num(limits.max_audio_bytes) + " bytes");
-  }
-  if (!is_supported_audio_mime(declared_mime)) {
-    return fail(ErrorCode::invalid_field,
-                "was declared '" + printable(declared_mime) +
-                    "', which is not one of audio/wav, audio/ogg, audio/webm, audio/mpeg");
-  }
-  Result<AudioInfo> r = sniff(data, n);
-  if (!r.ok()) return fail(ErrorCode::invalid_field, r.error().message);
-  if (r->mime_type != declared_mime) {
-    return fail(ErrorCode::invalid_field,
-                "is " + r->mime_type + " but was declared " + std::string(declared_mime));
-  }
+  Result<AudioInfo> r = check_declared<AudioInfo>(
+      data, n, limits.max_audio_bytes, declared_mime, is_supported_audio_mime(declared_mime),
+      "audio/wav, audio/ogg, audio/webm, audio/mpeg", ErrorCode::invalid_field, sniff, fail);
+  if (!r.ok()) return r;
   if (r->duration_ms && *r->duration_ms > limits.max_audio_duration_ms) {
     return fail(ErrorCode::too_large, "is " + num(*r->duration_ms) +
                                           " ms long, over the limit of " +

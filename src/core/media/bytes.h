@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/protocol/errors.h"
+
 namespace chatwire::media::bytes {
 
 inline uint32_t be16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
@@ -82,6 +84,35 @@ inline std::string printable(std::string_view s) {
   }
   if (s.size() > kMax) out += "...";
   return out;
+}
+
+// The checks every media item of a message goes through first, in
+// PROTOCOL.md's order: the size limit (too_large), the declared type allowed,
+// the bytes readable, the bytes of the declared type (`code` for the three).
+// `fail(code, text)` builds the item's error; `sniff` reads the bytes. The
+// caller adds its own limits on the result (dimensions, duration).
+template <class Info, class Sniff, class Fail>
+Result<Info> check_declared(const uint8_t* data, size_t n, size_t max_bytes, std::string_view declared,
+                            bool declared_allowed, const char* allowed, ErrorCode code, Sniff sniff,
+                            Fail fail) {
+  if (n > max_bytes) {
+    return fail(ErrorCode::too_large, "is " + num(n) + " bytes, over the limit of " + num(max_bytes) + " bytes");
+  }
+  if (!declared_allowed) {
+    return fail(code, "was declared '" + printable(declared) + "', which is not one of " + allowed);
+  }
+  Result<Info> r = sniff(data, n);
+  if (!r.ok()) return fail(code, r.error().message);
+  if (r->mime_type != declared) return fail(code, "is " + r->mime_type + " but was declared " + std::string(declared));
+  return r;
+}
+
+// sniff_image / sniff_audio: the reader's result, its error text starting
+// with what was read ("image ", "audio ").
+template <class Info>
+Result<Info> named(Result<Info> r, const char* what) {
+  if (!r.ok()) r.error().message.insert(0, what);
+  return r;
 }
 
 }  // namespace chatwire::media::bytes

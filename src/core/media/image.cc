@@ -546,11 +546,7 @@ bool is_supported_mime(std::string_view mime) {
   return mime == kPng || mime == kJpeg || mime == kGif || mime == kWebp;
 }
 
-Result<ImageInfo> sniff_image(const uint8_t* data, size_t n) {
-  Result<ImageInfo> r = sniff(data, n);
-  if (!r.ok()) r.error().message.insert(0, "image ");
-  return r;
-}
+Result<ImageInfo> sniff_image(const uint8_t* data, size_t n) { return named(sniff(data, n), "image "); }
 
 Result<ImageInfo> check_image(const uint8_t* data, size_t n, std::string_view declared_mime,
                               const Limits& limits, size_t index, std::string_view id) {
@@ -561,22 +557,10 @@ Result<ImageInfo> check_image(const uint8_t* data, size_t n, std::string_view de
     e.image_id = std::string(id);
     return e;
   };
-
-  if (n > limits.max_image_bytes) {
-    return fail(ErrorCode::too_large, "is " + std::to_string(n) + " bytes, over the limit of " +
-                                          std::to_string(limits.max_image_bytes) + " bytes");
-  }
-  if (!is_supported_mime(declared_mime)) {
-    return fail(ErrorCode::image_invalid,
-                "was declared '" + printable(declared_mime) +
-                    "', which is not one of image/png, image/jpeg, image/gif, image/webp");
-  }
-  Result<ImageInfo> r = sniff(data, n);
-  if (!r.ok()) return fail(ErrorCode::image_invalid, r.error().message);
-  if (r->mime_type != declared_mime) {
-    return fail(ErrorCode::image_invalid,
-                "is " + r->mime_type + " but was declared " + std::string(declared_mime));
-  }
+  Result<ImageInfo> r = check_declared<ImageInfo>(
+      data, n, limits.max_image_bytes, declared_mime, is_supported_mime(declared_mime),
+      "image/png, image/jpeg, image/gif, image/webp", ErrorCode::image_invalid, sniff, fail);
+  if (!r.ok()) return r;
   const uint32_t max = limits.max_image_dimension;
   if (r->width > max || r->height > max) {
     return fail(ErrorCode::image_invalid, "is " + std::to_string(r->width) + "x" +
