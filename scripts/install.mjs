@@ -6,7 +6,8 @@
 // older glibc, a clone: prebuilds/ is made by scripts/release.sh only) it checks that the
 // build's tools and headers are there, and names the Debian packages in one sentence when one
 // is missing, before running node-gyp (scripts/build.mjs addon).
-// CHATWIRE_BUILD_FROM_SOURCE=1 (or npm's --build-from-source) skips the prebuild.
+// CHATWIRE_BUILD_FROM_SOURCE=1 (or npm's --build-from-source) skips the prebuild, and so does a
+// git checkout (npm ci in a clone: the sources there may be newer than a prebuilds/ left by a pack).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
