@@ -18,10 +18,11 @@ import { platformTag } from '../js/internal/native-addon.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tag = platformTag();
 const prebuild = `prebuilds/${tag}/chatwire.node`;
-const fromSource = ['1', 'true'].includes(process.env.CHATWIRE_BUILD_FROM_SOURCE ?? '') ||
+const clone = existsSync(join(root, '.git'));
+const fromSource = clone || ['1', 'true'].includes(process.env.CHATWIRE_BUILD_FROM_SOURCE ?? '') ||
   process.env.npm_config_build_from_source === 'true';
-
-let why = fromSource ? `CHATWIRE_BUILD_FROM_SOURCE is set` : `no prebuilt addon for ${tag}`;
+let why = clone ? 'a git checkout builds its own addon'
+  : fromSource ? 'CHATWIRE_BUILD_FROM_SOURCE is set' : `no prebuilt addon for ${tag}`;
 if (!fromSource && existsSync(join(root, prebuild))) {
   try {
     createRequire(import.meta.url)(join(root, prebuild));
