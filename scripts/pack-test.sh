@@ -139,5 +139,15 @@ grep -E '^chatwire: .*building the addon from source needs a C\+\+17 compiler, m
 ! grep -qE '^gyp (info|ERR)' "$WORK/rebuild.log" || fail "node-gyp ran although the tools are missing" "$WORK/rebuild.log"
 log "from source without tools: $(cut -c1-160 "$WORK/rebuild-sentence.txt")..."
 
+# ------------------------------------------------------------------ no addon at all
+# With neither a prebuild nor a build, import('chatwire') must say what it tried and what to run.
+mv "$WORK/app-ignore-scripts/node_modules/chatwire/prebuilds" "$WORK/prebuilds-aside"
+if (cd "$WORK/app-ignore-scripts" && bare node --input-type=module -e "await import('chatwire')") >"$WORK/noaddon.log" 2>&1; then
+  fail "import('chatwire') worked with no addon" "$WORK/noaddon.log"
+fi
+grep -q 'chatwire: no usable native addon for linux-x64-glibc, tried build/Release/chatwire.node (absent), prebuilds/linux-x64-glibc/chatwire.node (absent).*npm rebuild chatwire' \
+  "$WORK/noaddon.log" || fail "import('chatwire') with no addon did not name what it tried" "$WORK/noaddon.log"
+log "no addon: import('chatwire') names both paths and npm rebuild chatwire"
+
 if [ -n "${CHATWIRE_PACK_KEEP:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 log "ok ($(seconds "$T0") s)"
