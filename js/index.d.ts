@@ -67,12 +67,32 @@ export declare function sniffImage(bytes: Uint8Array | ArrayBuffer | ArrayBuffer
   mimeType: ImageMimeType; width: number; height: number;
 };
 
+export type AudioMimeType = 'audio/wav' | 'audio/ogg' | 'audio/webm' | 'audio/mpeg';
+
+/**
+ * Type and duration from an audio file's headers, after walking its structure
+ * far enough to know it is that format (WAV's RIFF chunks through 'fmt ' to
+ * 'data', every Ogg page with its CRC and an OpusHead or Vorbis header, the
+ * WebM EBML header, Info and audio Tracks up to the first Cluster, an MP3's
+ * ID3v2 tag and two frame headers; no sample is decoded). `durationMs` is null
+ * when the headers do not tell it (a MediaRecorder WebM). With
+ * `options.mimeType`, the whole check a message's audio gets: that declared
+ * type must match, and PROTOCOL.md's limits (10 MiB, 300 s) apply. Throws
+ * ChatError('invalid_field') with the reason, or ChatError('too_large').
+ */
+export declare function sniffAudio(
+  bytes: Uint8Array | ArrayBuffer | ArrayBufferView,
+  options?: { mimeType?: string },
+): { mimeType: AudioMimeType; durationMs: number | null };
+
 export interface Limits {
   maxFrameBytes: number;       // 16 MiB: over it the socket is closed with 1009
   maxContentBytes: number;     // 32 KiB of UTF-8 text per message
   maxImages: number;           // 5 per message
   maxImageBytes: number;       // 8 MiB per image, decoded
   maxImageDimension: number;   // 8192 px, width and height
+  maxAudioBytes: number;       // 10 MiB: a message's audio, decoded
+  maxAudioDurationMs: number;  // 300,000 ms (300 s), where the headers tell it
   messagesPerSecond: number;   // 20
   messageBurst: number;        // 40
   maxTools: number;            // 128 tools in one configure_tools

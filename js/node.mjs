@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
 const addon = loadNativeAddon(require, import.meta.url);
 useErrorCodes(addon);
 
-export const { codec, sniffImage, base64 } = createApi(() => addon);
+export const { codec, sniffImage, sniffAudio, base64 } = createApi(() => addon);
 
 /** The chat client over the addon's WebSocket client, storing in SQLite (a file path or 'memory'). */
 export const ChatClient = createClientClass(createNodePlatform(addon, createImageReader(base64.decode)));

@@ -17,6 +17,7 @@ PACKAGES=(
   emscripten                                            # WebAssembly build
   chromium                                              # browser tests (tests/e2e)
   python3-matplotlib                                    # bench/plot.py (npm run bench)
+  sox ffmpeg opus-tools vorbis-tools lame               # audio fixtures (scripts/make-audio-fixtures.sh)
 )
 command -v node >/dev/null || PACKAGES+=(nodejs npm)
 

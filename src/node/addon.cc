@@ -41,6 +41,13 @@ Napi::Value sniff_image(const Napi::CallbackInfo& info) {
   return from_json(info.Env(), api::sniff_image(bytes.Data(), bytes.ByteLength()));
 }
 
+Napi::Value sniff_audio(const Napi::CallbackInfo& info) {
+  auto bytes = bytes_arg(info, 0, "bytes");
+  const bool declared = info.Length() > 1 && info[1].IsString();
+  const std::string mime = optional_string_arg(info, 1);
+  return from_json(info.Env(), api::sniff_audio(bytes.Data(), bytes.ByteLength(), declared ? &mime : nullptr));
+}
+
 Napi::Value limits(const Napi::CallbackInfo& info) {
   return from_json(info.Env(), api::limits_json(optional_string_arg(info, 0)));
 }
@@ -186,6 +193,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeFrame", Napi::Function::New(env, decode_frame, "decodeFrame"));
   exports.Set("encodeFrame", Napi::Function::New(env, encode_frame, "encodeFrame"));
   exports.Set("sniffImage", Napi::Function::New(env, sniff_image, "sniffImage"));
+  exports.Set("sniffAudio", Napi::Function::New(env, sniff_audio, "sniffAudio"));
   exports.Set("limits", Napi::Function::New(env, limits, "limits"));
   exports.Set("errorCodes", Napi::Function::New(env, error_codes, "errorCodes"));
   exports.Set("clientOptions", Napi::Function::New(env, client_options, "clientOptions"));

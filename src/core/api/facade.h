@@ -43,6 +43,13 @@ std::string encode_frame(std::string_view frame_json, std::string_view direction
 // -> {"ok":true,"mimeType","width","height"} or {"ok":false,"error":{...}}
 std::string sniff_image(const uint8_t* data, size_t n);
 
+// Audio type and duration from the bytes' headers (PROTOCOL.md "Voice").
+// Without `declared_mime`: what the bytes are (media::sniff_audio). With it:
+// the whole check a message's audio gets, with PROTOCOL.md's limits
+// (media::check_audio).
+// -> {"ok":true,"mimeType","durationMs": number or null} or {"ok":false,"error":{...}}
+std::string sniff_audio(const uint8_t* data, size_t n, const std::string* declared_mime);
+
 // The error result JSON for an Error (shared by every binding-facing API).
 std::string error_json(const Error& error);
 
