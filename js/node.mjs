@@ -6,27 +6,15 @@ import { createImageReader } from './internal/images.mjs';
 import { createNodePlatform } from './internal/platform-node.mjs';
 import { createServerClass } from './server.mjs';
 import { useErrorCodes } from './internal/errors.mjs';
+import { loadNativeAddon } from './internal/native-addon.mjs';
 
 export { ChatError, ERROR_CODES } from './internal/errors.mjs';
 export { createChatStore } from './internal/store.mjs';
 
 const require = createRequire(import.meta.url);
 
-function loadAddon() {
-  // build/ is where `npm install` (node-gyp) puts it; relative to the package root
-  // so the path holds from js/ and from the CommonJS bundle in dist/.
-  try {
-    return require('../build/Release/chatwire.node');
-  } catch (err) {
-    throw new Error(
-      `chatwire: the native addon is not built (${err.message}). Run \`npm rebuild chatwire\` ` +
-      '(npm 11 skips install scripts of dependencies until approved: `npm approve-scripts chatwire`).',
-      { cause: err },
-    );
-  }
-}
-
-const addon = loadAddon();
+// build/Release (built here) or prebuilds/<platform>-<arch>-<libc> (shipped): js/internal/native-addon.mjs.
+const addon = loadNativeAddon(require, import.meta.url);
 useErrorCodes(addon);
 
 export const { codec, sniffImage, sniffAudio, base64 } = createApi(() => addon);

@@ -4,13 +4,17 @@
 //   node scripts/build.mjs wasm    WebAssembly build (dist/wasm/), see wasm/build.sh
 //   node scripts/build.mjs js      CommonJS entry points (dist/*.cjs) from js/*.mjs
 //   node scripts/build.mjs cmake   host build of the core, C++ tests, fuzzers (out/cmake)
+//   node scripts/build.mjs prebuild  the addon step, then its stripped copy as
+//                                  prebuilds/<platform>-<arch>-<libc>/chatwire.node (shipped)
 // npm runs them as lifecycle scripts (package.json): `install` builds the addon (in a
 // clone and in a project that installs the tarball), `prepare` the js step (clone and
-// npm pack only), `prepack` the wasm step, so the tarball ships dist/ built.
+// npm pack only), `prepack` the wasm and prebuild steps, so the tarball ships dist/ and the
+// addon built; `install` is scripts/install.mjs, which compiles only without a usable prebuild.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { platformTag } from '../js/internal/native-addon.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const jobs = String(Math.max(1, Math.min(2, (await import('node:os')).availableParallelism())));
@@ -48,6 +52,15 @@ const steps = {
     run(cmd, [...pre, 'configure', ...nd]);
     run(cmd, [...pre, 'build', '-j', jobs, ...nd]);
   },
+  prebuild() {
+    // The name js/internal/native-addon.mjs looks up. Stripped of symbols (3.5 MB -> 3.05 MB;
+    // the dynamic symbol table Node-API needs stays); the same build gives the same bytes,
+    // which scripts/release.sh checks.
+    steps.addon();
+    const dir = join(root, 'prebuilds', platformTag());
+    mkdirSync(dir, { recursive: true });
+    run('strip', ['--strip-unneeded', '-o', join(dir, 'chatwire.node'), join(root, 'build/Release/chatwire.node')]);
+  },
   wasm() {
     run('bash', ['wasm/build.sh']);
   },
@@ -80,6 +93,6 @@ const steps = {
 const wanted = process.argv.slice(2);
 if (!wanted.length) wanted.push('addon', 'wasm', 'js');
 for (const step of wanted) {
-  if (!steps[step]) { console.error(`chatwire build: unknown step '${step}' (addon, wasm, js, cmake)`); process.exit(2); }
+  if (!steps[step]) { console.error(`chatwire build: unknown step '${step}' (addon, prebuild, wasm, js, cmake)`); process.exit(2); }
   await steps[step]();
 }
