@@ -622,8 +622,7 @@ Result<AudioInfo> sniff(const uint8_t* d, size_t n) {
   if (is_cut_signature(d, n, kEbmlMagic, 4)) return cut("WebM", n, "inside its EBML header");
   if (is_cut_signature(d, n, "ID3", 3) || (n == 1 && d[0] == 0xFF))
     return cut("MP3", n, "inside its first header");
-  return reason("has an unknown signature (first bytes " + hex_bytes(d, n < 8 ? n : 8) +
-                "); expected WAV, Ogg, WebM or MP3");
+  return reason(unknown_signature(d, n, "WAV, Ogg, WebM or MP3"));
 }
 
 }  // namespace
@@ -636,8 +635,7 @@ Result<AudioInfo> sniff_audio(const uint8_t* data, size_t n) { return named(snif
 
 Result<AudioInfo> check_audio(const uint8_t* data, size_t n, std::string_view declared_mime,
                               const Limits& limits, std::string_view id) {
-  std::string subject = "audio";
-  if (!id.empty()) subject += " (" + printable(id) + ")";
+  const std::string subject = subject_of("audio", id);
   const auto fail = [&](ErrorCode code, const std::string& text) -> Result<AudioInfo> {
     return Error(code, subject + " " + text);
   };

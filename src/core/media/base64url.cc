@@ -1,6 +1,7 @@
 #include "core/media/base64url.h"
 
 #include <cstdint>
+#include <cstring>
 
 namespace chatwire::media {
 
@@ -9,12 +10,8 @@ namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int base64url_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
+  const char* p = c != '\0' ? std::strchr(kAlphabet, c) : nullptr;
+  return p ? static_cast<int>(p - kAlphabet) : -1;
 }
 
 }  // namespace

@@ -86,6 +86,17 @@ inline std::string printable(std::string_view s) {
   return out;
 }
 
+// The text for bytes that start like none of the formats `expected` names.
+inline std::string unknown_signature(const uint8_t* d, size_t n, const char* expected) {
+  return "has an unknown signature (first bytes " + hex_bytes(d, n < 8 ? n : 8) + "); expected " + expected;
+}
+
+// What an item's errors start with: "image 0 (id)", "audio (id)".
+inline std::string subject_of(std::string what, std::string_view id) {
+  if (!id.empty()) what += " (" + printable(id) + ")";
+  return what;
+}
+
 // The checks every media item of a message goes through first, in
 // PROTOCOL.md's order: the size limit (too_large), the declared type allowed,
 // the bytes readable, the bytes of the declared type (`code` for the three).

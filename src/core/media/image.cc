@@ -536,8 +536,7 @@ Result<ImageInfo> sniff(const uint8_t* d, size_t n) {
     return truncated("GIF", kGifHeader, n);
   }
   if (is_cut_signature(d, n, "RIFF", 4)) return truncated("WebP", kRiffHeader, n);
-  return reason("has an unknown signature (first bytes " + hex_bytes(d, n < 8 ? n : 8) +
-                "); expected PNG, JPEG, GIF or WebP");
+  return reason(unknown_signature(d, n, "PNG, JPEG, GIF or WebP"));
 }
 
 }  // namespace
@@ -550,8 +549,7 @@ Result<ImageInfo> sniff_image(const uint8_t* data, size_t n) { return named(snif
 
 Result<ImageInfo> check_image(const uint8_t* data, size_t n, std::string_view declared_mime,
                               const Limits& limits, size_t index, std::string_view id) {
-  std::string subject = "image " + std::to_string(index);
-  if (!id.empty()) subject += " (" + printable(id) + ")";
+  const std::string subject = subject_of("image " + std::to_string(index), id);
   const auto fail = [&](ErrorCode code, const std::string& text) -> Result<ImageInfo> {
     Error e(code, subject + " " + text);
     e.image_id = std::string(id);

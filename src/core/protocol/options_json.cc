@@ -76,6 +76,19 @@ std::optional<Error> OptionsReader::integer(const char* field, int64_t min, int6
   return std::nullopt;
 }
 
+namespace {
+
+// A scalar option read as T when the JSON value's Is check holds.
+template <class T, bool (Value::*Is)() const, T (Value::*Get)() const>
+bool read_scalar(const void* v, void* out) {
+  const Value& value = value_of(v);
+  if (!(value.*Is)()) return false;
+  *static_cast<T*>(out) = (value.*Get)();
+  return true;
+}
+
+}  // namespace
+
 std::optional<Error> OptionsReader::scalar(const char* field, const char* rule,
                                            bool (*read)(const void* value, void* out), void* out) const {
   const void* v = find(field);
@@ -85,11 +98,7 @@ std::optional<Error> OptionsReader::scalar(const char* field, const char* rule,
 }
 
 std::optional<Error> OptionsReader::boolean(const char* field, bool& out) const {
-  return scalar(field, "true or false", [](const void* v, void* o) {
-    if (!value_of(v).IsBool()) return false;
-    *static_cast<bool*>(o) = value_of(v).GetBool();
-    return true;
-  }, &out);
+  return scalar(field, "true or false", read_scalar<bool, &Value::IsBool, &Value::GetBool>, &out);
 }
 
 std::optional<Error> OptionsReader::strings(const char* field, std::vector<std::string>& out) const {
@@ -107,11 +116,7 @@ std::optional<Error> OptionsReader::strings(const char* field, std::vector<std::
 }
 
 std::optional<Error> OptionsReader::number(const char* field, double& out) const {
-  return scalar(field, "a number", [](const void* v, void* o) {
-    if (!value_of(v).IsNumber()) return false;
-    *static_cast<double*>(o) = value_of(v).GetDouble();
-    return true;
-  }, &out);
+  return scalar(field, "a number", read_scalar<double, &Value::IsNumber, &Value::GetDouble>, &out);
 }
 
 std::optional<Error> OptionsReader::integers(const char* field, int64_t min, int64_t max,
