@@ -102,6 +102,7 @@
 // store's order (the newest page, plus what load_older added); messages
 // inserted anywhere but the end are followed by a `history` event, after which
 // a UI store should re-read messages_json().
+#include "core/protocol/queue.h"
 #include "core/client/client_engine.h"
 
 #include <algorithm>
@@ -479,19 +480,9 @@ void ClientEngine::emit_history(bool has_more) {
   emit(w.done());
 }
 
-std::optional<std::string> ClientEngine::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  std::string e = std::move(events_.front());
-  events_.pop_front();
-  return e;
-}
+std::optional<std::string> ClientEngine::poll_event() { return take_front(events_); }
 
-std::optional<ClientEngine::Action> ClientEngine::poll_action() {
-  if (actions_.empty()) return std::nullopt;
-  Action a = std::move(actions_.front());
-  actions_.pop_front();
-  return a;
-}
+std::optional<ClientEngine::Action> ClientEngine::poll_action() { return take_front(actions_); }
 
 std::string ClientEngine::messages_json() const {
   std::string out = "[";

@@ -41,6 +41,7 @@
 // calls settle with error "cancelled", and the end of the turn sends a
 // response with the streamed text and cancelled:true, or nothing if no reply
 // event had been sent.
+#include "core/protocol/queue.h"
 #include "core/server/server_hub.h"
 
 #include <algorithm>
@@ -394,26 +395,11 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
 
 // ------------------------------------------------------------------ outputs
 
-std::optional<ServerHub::Transmit> ServerHub::poll_transmit() {
-  if (transmits_.empty()) return std::nullopt;
-  Transmit t = std::move(transmits_.front());
-  transmits_.pop_front();
-  return t;
-}
+std::optional<ServerHub::Transmit> ServerHub::poll_transmit() { return take_front(transmits_); }
 
-std::optional<ServerHub::Close> ServerHub::poll_close() {
-  if (closes_.empty()) return std::nullopt;
-  Close c = std::move(closes_.front());
-  closes_.pop_front();
-  return c;
-}
+std::optional<ServerHub::Close> ServerHub::poll_close() { return take_front(closes_); }
 
-std::optional<std::string> ServerHub::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  std::string e = std::move(events_.front());
-  events_.pop_front();
-  return e;
-}
+std::optional<std::string> ServerHub::poll_event() { return take_front(events_); }
 
 std::optional<int64_t> ServerHub::poll_timeout() {
   std::optional<int64_t> at;

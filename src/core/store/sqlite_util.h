@@ -125,6 +125,10 @@ class Database {
   // Runs a statement without rows with `args` bound; returns the rows it changed.
   template <class... Args>
   Result<int64_t> write(const std::string& sql, const Args&... args);
+  // `then(statement)` on the cached statement of `sql` with `args` bound to
+  // ?1, ?2, ...; the statement is reset afterwards.
+  template <class F, class... Args>
+  Result<int64_t> with_bound(const std::string& sql, F then, const Args&... args);
 
   // PRAGMA user_version (the schema version) read and write.
   Result<int64_t> user_version();
@@ -170,28 +174,32 @@ class Database {
   std::string group_lost_;
 };
 
-template <class... Args>
-Result<int64_t> Database::scalar(const std::string& sql, const Args&... args) {
+template <class F, class... Args>
+Result<int64_t> Database::with_bound(const std::string& sql, F then, const Args&... args) {
   auto st = prepare(sql);
   if (!st) return st.error();
   ScopedStatement s(*st);
   int index = 0;
   (s->bind(++index, args), ...);
-  auto row = s->step();
-  if (!row) return row.error();
-  return *row ? s->int64(0) : int64_t{0};
+  return then(*s);
+}
+
+template <class... Args>
+Result<int64_t> Database::scalar(const std::string& sql, const Args&... args) {
+  return with_bound(sql, [](Statement& s) -> Result<int64_t> {
+    auto row = s.step();
+    if (!row) return row.error();
+    return *row ? s.int64(0) : int64_t{0};
+  }, args...);
 }
 
 template <class... Args>
 Result<int64_t> Database::write(const std::string& sql, const Args&... args) {
-  auto st = prepare(sql);
-  if (!st) return st.error();
-  ScopedStatement s(*st);
-  int index = 0;
-  (s->bind(++index, args), ...);
-  auto r = s->run();
-  if (!r) return r.error();
-  return changes();
+  return with_bound(sql, [this](Statement& s) -> Result<int64_t> {
+    auto r = s.run();
+    if (!r) return r.error();
+    return changes();
+  }, args...);
 }
 
 }  // namespace chatwire::store
