@@ -331,8 +331,8 @@ TEST_F(ServerStoreTest, AFullDatabaseFailsWritesButStaysReadable) {
 
 TEST_F(ServerStoreTest, HistoryKeepsImageMetadataAndResponseDetails) {
   UserMessageRecord m{"m1", "", "2026-11-23T13:47:50.123Z",
-                      {ImageRecord{"img-1", "image/png", std::string("cat.png"), 640, 480, 1234, "PNGBYTES"},
-                       ImageRecord{"img-2", "image/gif", std::nullopt, 1, 2, 3, "GIF"}}};
+                      {ImageRecord{{"img-1", "image/png", std::string("cat.png"), 640, 480}, 1234, "PNGBYTES"},
+                       ImageRecord{{"img-2", "image/gif", std::nullopt, 1, 2}, 3, "GIF"}}};
   ASSERT_TRUE(store->put_user_message("c1", 1, m).ok());
   protocol::Response r;
   r.message_id = "r1";
@@ -373,7 +373,7 @@ TEST_F(ServerStoreTest, ImageBytesAreKeptWhenAsked) {
   ASSERT_TRUE(opened.ok());
   auto& s = **opened;
   ASSERT_TRUE(s.create_conversation("c", "x", "", kNow).ok());
-  ASSERT_TRUE(s.put_user_message("c", 1, {"m", "", "t", {ImageRecord{"i", "image/png", {}, 1, 1, 4, "\x89PNG"}}}).ok());
+  ASSERT_TRUE(s.put_user_message("c", 1, {"m", "", "t", {ImageRecord{{"i", "image/png", {}, 1, 1}, 4, "\x89PNG"}}}).ok());
   EXPECT_EQ((*s.message_images("c", "m"))[0].bytes, "\x89PNG");
 }
 

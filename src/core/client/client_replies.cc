@@ -448,7 +448,7 @@ void ClientEngine::on_history(const protocol::History& h) {
       m.created_at = e.timestamp;
       m.content = e.content;
       for (const auto& hi : e.images) {  // what history says of an image: no size, state or analysis
-        m.images.push_back(store::StoredImage{hi.id, hi.mime_type, hi.filename, 0, 0, "", std::nullopt});
+        m.images.push_back(store::StoredImage{{hi.id, hi.mime_type, hi.filename, 0, 0}, "", std::nullopt});
       }
       place(std::move(m));
     } else {

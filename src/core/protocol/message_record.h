@@ -15,13 +15,19 @@
 
 namespace chatwire::protocol {
 
-// One image of a user message (metadata only; bytes live in image_bytes).
-struct StoredImage {
+// What both stores keep of an image of a user message: its id, its type as
+// sniffed, the name the sender gave, its size in pixels.
+struct ImageMeta {
   std::string id;
   std::string mime_type;
   std::optional<std::string> filename;
   uint32_t width = 0;
   uint32_t height = 0;
+};
+
+// One image of a user message in the client store (metadata only; bytes
+// live in image_bytes).
+struct StoredImage : ImageMeta {
   std::string status;                        // "" (none yet) | received | processing | analyzed
   std::optional<std::string> analysis_json;  // the ImageAnalysis object for this image, as JSON
 };

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "core/protocol/errors.h"
+#include "core/protocol/message_record.h"
 #include "core/protocol/messages.h"
 
 namespace chatwire::store {
@@ -81,12 +82,7 @@ struct TurnRecord {
   int64_t finished_at_ms = 0;  // 0 while received
 };
 
-struct ImageRecord {
-  std::string id;
-  std::string mime_type;
-  std::optional<std::string> filename;
-  uint32_t width = 0;
-  uint32_t height = 0;
+struct ImageRecord : protocol::ImageMeta {
   uint64_t size = 0;
   std::string bytes;  // stored only with ServerStoreOptions::store_image_bytes
 };
