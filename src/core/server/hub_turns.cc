@@ -110,6 +110,9 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
       if (!ev) return ev.error();
       frames.push_back(ev->frame);
     }
+    auto parent = default_parent(conv_id, m.message_id);
+    if (!parent) return parent.error();
+    record.parent_id = std::move(*parent);
     auto msg = store_.put_user_message(conv_id, confirm->seq, record);
     if (!msg) return msg;
     store::TurnRecord tr;
@@ -267,6 +270,16 @@ Result<store::EventRecord> ServerHub::append(int64_t now, const std::string& con
     set_seq(frame, seq);
     return protocol::encode(frame);
   });
+}
+
+Result<std::optional<std::string>> ServerHub::default_parent(const std::string& conversation_id,
+                                                             const std::string& message_id) {
+  auto leaf = store_.active_leaf(conversation_id);
+  if (!leaf || !*leaf || **leaf != message_id) return leaf;
+  auto branch = store_.message_branch(conversation_id, message_id, 2);
+  if (!branch) return branch.error();
+  if (branch->size() < 2) return std::optional<std::string>();
+  return std::optional<std::string>(branch->front().message_id);
 }
 
 bool ServerHub::has_active_turn(const std::string& conversation_id) const {

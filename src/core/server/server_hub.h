@@ -299,6 +299,10 @@ class ServerHub {
   void abandon(int64_t now, Turn& t, const char* why);
   void set_typing(int64_t now, const std::string& conversation_id, bool on);
   bool has_active_turn(const std::string& conversation_id) const;
+  // The parent of a message sent without parentId: the newest message of the
+  // active branch, or, when that is the message itself (a retry), its parent.
+  Result<std::optional<std::string>> default_parent(const std::string& conversation_id,
+                                                    const std::string& message_id);
   void forget_conversation_if_idle(const std::string& conversation_id);
   store::RetentionPolicy retention() const;
 
