@@ -1266,5 +1266,215 @@ TEST_F(ServerHubTest, AFailedGroupTellsEveryMessageItHeld) {
   remove_db(path);
 }
 
+// ------------------------------------------------------------------ conversations (version 1.1)
+
+namespace conversations {
+
+const std::string kUnknown = "44444444-4444-4444-8444-444444444444";
+
+std::string list_frame(const std::string& extra = "") { return "{\"type\":\"list_conversations\"" + extra + "}"; }
+std::string update_frame(const std::string& conv, const std::string& fields) {
+  return "{\"type\":\"update_conversation\",\"conversationId\":\"" + conv + "\"" + fields + "}";
+}
+std::string delete_frame(const std::string& conv) {
+  return "{\"type\":\"delete_conversation\",\"conversationId\":\"" + conv + "\"}";
+}
+
+}  // namespace conversations
+
+class HubConversationsTest : public ServerHubTest {
+ protected:
+  // A conversation of `client` (connection `conn`) holding one answered message.
+  std::string chat(ConnId conn, const std::string& message_id, const std::string& client = kClient,
+                   const std::string& user = "") {
+    J cc = connect(conn, "", -1, client, user);
+    send(conn, message_frame(message_id, "hello " + message_id, {}, client));
+    std::string turn;
+    for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+    EXPECT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+    take(conn);
+    now += 1000;
+    return cc.s("conversationId");
+  }
+
+  J only(ConnId conn, const std::string& type) {
+    auto frames = take(conn);
+    EXPECT_EQ(frames.size(), 1u) << (frames.empty() ? "nothing" : frames.front().text);
+    if (frames.empty()) return J("{}");
+    EXPECT_EQ(frames.front().type(), type) << frames.front().text;
+    return J(frames.front().text);
+  }
+
+  std::vector<std::string> listed(ConnId conn, const std::string& extra = "") {
+    send(conn, conversations::list_frame(extra));
+    J page = only(conn, "conversations");
+    std::vector<std::string> out;
+    for (const auto& item : page["items"].GetArray()) out.push_back(item["conversationId"].GetString());
+    return out;
+  }
+
+  void expect_usable(ConnId conn) {
+    send(conn, ping_frame());
+    EXPECT_EQ(only(conn, "pong").type(), "pong");
+  }
+};
+
+TEST_F(HubConversationsTest, ListShowsTheOwnersConversationsNewestFirst) {
+  const std::string a = chat(1, "m1");
+  const std::string b = chat(2, "m2");
+  chat(3, "m3", kOther);
+  send(2, conversations::list_frame());
+  J page = only(2, "conversations");
+  ASSERT_EQ(page["items"].Size(), 2u);
+  const auto& top = page["items"][0];
+  EXPECT_EQ(std::string(top["conversationId"].GetString()), b);
+  EXPECT_FALSE(top["archived"].GetBool());
+  EXPECT_TRUE(top["metadata"].IsObject());
+  EXPECT_EQ(std::string(top["lastMessage"]["role"].GetString()), "assistant");
+  EXPECT_EQ(std::string(top["lastMessage"]["content"].GetString()), "answer");
+  EXPECT_TRUE(top.HasMember("createdAt") && top.HasMember("updatedAt"));
+  EXPECT_EQ(std::string(page["items"][1]["conversationId"].GetString()), a);
+  EXPECT_FALSE(page["hasMore"].GetBool());
+  EXPECT_EQ(listed(3).size(), 1u);  // the other client sees only its own
+}
+
+TEST_F(HubConversationsTest, ListPagesWithTheCursor) {
+  std::vector<std::string> made;
+  for (int i = 0; i < 3; ++i) made.push_back(chat(10 + i, "m" + std::to_string(i)));
+  send(12, conversations::list_frame(",\"limit\":2"));
+  J first = only(12, "conversations");
+  ASSERT_EQ(first["items"].Size(), 2u);
+  EXPECT_TRUE(first["hasMore"].GetBool());
+  const std::string cursor = first["cursor"].GetString();
+  EXPECT_EQ(listed(12, ",\"limit\":2,\"before\":\"" + cursor + "\""), (std::vector<std::string>{made[0]}));
+}
+
+TEST_F(HubConversationsTest, ABadLimitOrCursorIsInvalidFieldAndTheSocketStays) {
+  chat(1, "m1");
+  for (const char* extra : {",\"limit\":0", ",\"limit\":101", ",\"limit\":\"5\"", ",\"before\":\"nonsense\""}) {
+    send(1, conversations::list_frame(extra));
+    J e = only(1, "error");
+    EXPECT_EQ(e.s("code"), "invalid_field") << extra;
+  }
+  expect_usable(1);
+}
+
+TEST_F(HubConversationsTest, AnUpdateReachesEveryConnectionOfTheOwnerAndIsReplayed) {
+  const std::string conv = chat(1, "m1");
+  connect(2, "", -1);     // the same client, another tab
+  connect(3, "", -1, kOther);
+  send(1, conversations::update_frame(conv, ",\"title\":\"Trip to Rome\",\"archived\":true,"
+                                            "\"metadata\":{\"app\":\"UD21\"}"));
+  J mine = only(1, "conversation");
+  EXPECT_EQ(mine.s("conversationId"), conv);
+  EXPECT_EQ(mine.s("title"), "Trip to Rome");
+  EXPECT_TRUE(mine["archived"].GetBool());
+  EXPECT_EQ(std::string(mine["metadata"]["app"].GetString()), "UD21");
+  EXPECT_EQ(mine.s("updatedAt"), format_timestamp(now));
+  const int64_t seq = mine.i("seq");
+  EXPECT_GT(seq, 0);
+  EXPECT_EQ(only(2, "conversation").text, mine.text);
+  EXPECT_TRUE(take(3).empty());  // another owner hears nothing
+  // Stored: a resume after the seq before it replays it byte for byte.
+  connect(4, conv, seq - 1);
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(replayed[0], mine.text);
+  // And the list shows it.
+  send(1, conversations::list_frame());
+  J page = only(1, "conversations");
+  EXPECT_EQ(std::string(page["items"][0]["title"].GetString()), "Trip to Rome");
+  EXPECT_TRUE(page["items"][0]["archived"].GetBool());
+}
+
+TEST_F(HubConversationsTest, AnUpdateChangesOnlyTheFieldsItNames) {
+  const std::string conv = chat(1, "m1");
+  send(1, conversations::update_frame(conv, ",\"title\":\"First\",\"metadata\":{\"k\":1}"));
+  take(1);
+  send(1, conversations::update_frame(conv, ",\"archived\":true"));
+  J second = only(1, "conversation");
+  EXPECT_EQ(second.s("title"), "First");
+  EXPECT_EQ(second["metadata"]["k"].GetInt(), 1);
+  EXPECT_TRUE(second["archived"].GetBool());
+}
+
+TEST_F(HubConversationsTest, TitleAndMetadataLimits) {
+  const std::string conv = chat(1, "m1");
+  std::string title200;
+  for (int i = 0; i < 200; ++i) title200 += "\xC3\xA9";  // 200 characters, 400 bytes: allowed
+  send(1, conversations::update_frame(conv, ",\"title\":\"" + title200 + "\""));
+  EXPECT_EQ(only(1, "conversation").s("title"), title200);
+  send(1, conversations::update_frame(conv, ",\"title\":\"" + title200 + "x\""));
+  J long_title = only(1, "error");
+  EXPECT_EQ(long_title.s("code"), "too_large");
+  EXPECT_NE(long_title.s("error").find("title"), std::string::npos);
+  const std::string big(4100, 'x');
+  send(1, conversations::update_frame(conv, ",\"metadata\":{\"v\":\"" + big + "\"}"));
+  J big_meta = only(1, "error");
+  EXPECT_EQ(big_meta.s("code"), "too_large");
+  EXPECT_NE(big_meta.s("error").find("metadata"), std::string::npos);
+  send(1, conversations::update_frame(conv, ",\"metadata\":[1]"));
+  EXPECT_EQ(only(1, "error").s("code"), "invalid_field");
+  send(1, conversations::update_frame(conv, ",\"archived\":\"yes\""));
+  EXPECT_EQ(only(1, "error").s("code"), "invalid_field");
+  expect_usable(1);
+}
+
+TEST_F(HubConversationsTest, AForeignOrUnknownConversationIsNotFoundAndLooksTheSame) {
+  const std::string theirs = chat(1, "m1", kOther);
+  connect(2);
+  send(2, conversations::update_frame(theirs, ",\"title\":\"mine now\""));
+  J foreign = only(2, "error");
+  send(2, conversations::update_frame(conversations::kUnknown, ",\"title\":\"mine now\""));
+  J unknown = only(2, "error");
+  EXPECT_EQ(foreign.s("code"), "not_found");
+  EXPECT_EQ(unknown.s("code"), "not_found");
+  // The text names only the id that was sent.
+  EXPECT_EQ(foreign.s("error"), "unknown conversationId '" + theirs + "'");
+  EXPECT_EQ(unknown.s("error"), "unknown conversationId '" + conversations::kUnknown + "'");
+  send(2, conversations::delete_frame(theirs));
+  EXPECT_EQ(only(2, "error").s("code"), "not_found");
+  EXPECT_TRUE(take(1).empty());
+  EXPECT_EQ((*store->find_conversation(theirs))->title, std::nullopt);
+  expect_usable(2);
+}
+
+TEST_F(HubConversationsTest, AConversationOfATicketUserIsTheirsOnEveryClient) {
+  const std::string conv = chat(1, "m1", kClient, "alice");
+  connect(2, "", -1, kOther, "alice");  // alice's other device
+  connect(3, "", -1, kClient, "bob");   // the same clientId, another user
+  send(2, conversations::update_frame(conv, ",\"title\":\"from the phone\""));
+  J update = only(2, "conversation");
+  EXPECT_EQ(only(1, "conversation").text, update.text);
+  EXPECT_TRUE(take(3).empty());
+  EXPECT_TRUE(listed(3).empty());
+  EXPECT_EQ(listed(2), (std::vector<std::string>{conv}));
+}
+
+TEST_F(HubConversationsTest, DeleteTellsEveryConnectionAndTheConversationIsThenUnknown) {
+  const std::string conv = chat(1, "m1");
+  const std::string other = chat(2, "m2");
+  send(2, conversations::delete_frame(conv));
+  J deleted = only(2, "conversation_deleted");
+  EXPECT_EQ(deleted.s("conversationId"), conv);
+  EXPECT_EQ(deleted.s("timestamp"), format_timestamp(now));
+  EXPECT_EQ(only(1, "conversation_deleted").text, deleted.text);
+  EXPECT_EQ(listed(2), (std::vector<std::string>{other}));
+  send(2, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\"}");
+  EXPECT_EQ(only(2, "error").s("code"), "not_found");
+  J again = connect(3, conv, 0);
+  EXPECT_FALSE(again["resumed"].GetBool());
+  EXPECT_NE(again.s("conversationId"), conv);
+  EXPECT_TRUE(replayed.empty());
+  send(2, conversations::delete_frame(conv));
+  EXPECT_EQ(only(2, "error").s("code"), "not_found");
+}
+
+TEST_F(HubConversationsTest, ConversationFramesNeedConnectFirst) {
+  open(1);
+  send(1, conversations::list_frame());
+  J e = only(1, "error");
+  EXPECT_EQ(e.s("error"), "send connect first");
+}
+
 }  // namespace
 }  // namespace chatwire::server

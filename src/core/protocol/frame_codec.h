@@ -25,6 +25,9 @@ Result<ToolResult> read_tool_result(Fields& f, const Limits& limits);
 Result<ComponentAction> read_component_action(Fields& f, const Limits& limits);
 Result<Cancel> read_cancel(Fields& f, const Limits& limits);
 Result<Disconnect> read_disconnect(Fields& f, const Limits& limits);
+Result<ListConversations> read_list_conversations(Fields& f, const Limits& limits);
+Result<UpdateConversation> read_update_conversation(Fields& f, const Limits& limits);
+Result<DeleteConversation> read_delete_conversation(Fields& f, const Limits& limits);
 
 void write_connect(Writer& w, const Connect& c);
 void write_ping(Writer& w, const Ping& p);
@@ -36,6 +39,9 @@ void write_tool_result(Writer& w, const ToolResult& r);
 void write_component_action(Writer& w, const ComponentAction& a);
 void write_cancel(Writer& w, const Cancel& c);
 void write_disconnect(Writer& w, const Disconnect& d);
+void write_list_conversations(Writer& w, const ListConversations& l);
+void write_update_conversation(Writer& w, const UpdateConversation& u);
+void write_delete_conversation(Writer& w, const DeleteConversation& d);
 
 // ---------------------------------------------------------------- server -> client
 Result<ConnectConfirm> read_connect_confirm(Fields& f, const Limits& limits);
@@ -49,6 +55,9 @@ Result<Component> read_component(Fields& f, const Limits& limits);
 Result<TypingIndicator> read_typing_indicator(Fields& f, const Limits& limits);
 Result<History> read_history(Fields& f, const Limits& limits);
 Result<ErrorEvent> read_error_event(Fields& f, const Limits& limits);
+Result<Conversations> read_conversations(Fields& f, const Limits& limits);
+Result<ConversationUpdated> read_conversation_updated(Fields& f, const Limits& limits);
+Result<ConversationDeleted> read_conversation_deleted(Fields& f, const Limits& limits);
 
 void write_connect_confirm(Writer& w, const ConnectConfirm& c);
 void write_pong(Writer& w, const Pong& p);
@@ -61,6 +70,9 @@ void write_component(Writer& w, const Component& c);
 void write_typing_indicator(Writer& w, const TypingIndicator& t);
 void write_history(Writer& w, const History& h);
 void write_error_event(Writer& w, const ErrorEvent& e);
+void write_conversations(Writer& w, const Conversations& c);
+void write_conversation_updated(Writer& w, const ConversationUpdated& c);
+void write_conversation_deleted(Writer& w, const ConversationDeleted& d);
 
 // ---------------------------------------------------------------- rows
 

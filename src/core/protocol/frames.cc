@@ -121,6 +121,12 @@ constexpr ClientRow kClientRows[] = {
         "component_action", "componentId action values timestamp"),
     client<Cancel, read_cancel, write_cancel>("cancel", "replyTo timestamp"),
     client<Disconnect, read_disconnect, write_disconnect>("disconnect", "clientId timestamp"),
+    client<ListConversations, read_list_conversations, write_list_conversations>("list_conversations",
+                                                                                 "limit before"),
+    client<UpdateConversation, read_update_conversation, write_update_conversation>(
+        "update_conversation", "conversationId title archived metadata"),
+    client<DeleteConversation, read_delete_conversation, write_delete_conversation>("delete_conversation",
+                                                                                    "conversationId"),
 };
 
 // ---------------------------------------------------------------- server -> client
@@ -159,6 +165,13 @@ constexpr ServerRow kServerRows[] = {
     server<ErrorEvent, read_error_event, write_error_event, &ErrorEvent::seq, error_message_id>(
         {kToClient, "error", "code error messageId imageId retryAfterMs seq timestamp",
          SeqRule::when_stored, kStored, kBroadcast, "messageId", ""}),
+    server<Conversations, read_conversations, write_conversations>(
+        {kToClient, "conversations", "items hasMore cursor", SeqRule::none, kLive, kNoBroadcast}),
+    server<ConversationUpdated, read_conversation_updated, write_conversation_updated, &ConversationUpdated::seq>(
+        {kToClient, "conversation", "conversationId title archived metadata updatedAt seq timestamp",
+         SeqRule::always, kStored, kNoBroadcast, "", ""}),
+    server<ConversationDeleted, read_conversation_deleted, write_conversation_deleted>(
+        {kToClient, "conversation_deleted", "conversationId timestamp", SeqRule::none, kLive, kNoBroadcast}),
 };
 
 template <class Row, size_t N>

@@ -198,6 +198,32 @@ Result<Disconnect> read_disconnect(Fields& f, const Limits&) {
   return finish(f, std::move(d));
 }
 
+Result<ListConversations> read_list_conversations(Fields& f, const Limits&) {
+  ListConversations l;
+  l.limit = static_cast<int>(f.integer("limit", false, 1, 100).value_or(20));
+  l.before = f.string("before", false, false, kMaxIdBytes * 2);
+  return finish(f, std::move(l));
+}
+
+Result<UpdateConversation> read_update_conversation(Fields& f, const Limits&) {
+  UpdateConversation u;
+  u.conversation_id = f.id("conversationId");
+  u.title = f.string("title", false, false);
+  if (f.ok() && u.title && utf8_chars(*u.title) > kMaxTitleChars) {
+    f.fail(ErrorCode::too_large, "field 'title' is " + std::to_string(utf8_chars(*u.title)) +
+                                     " characters, over the limit of " + std::to_string(kMaxTitleChars));
+  }
+  if (f.find("archived") && !f.find("archived")->IsNull()) u.archived = f.boolean("archived", true);
+  u.metadata = read_metadata(f, "metadata");
+  return finish(f, std::move(u));
+}
+
+Result<DeleteConversation> read_delete_conversation(Fields& f, const Limits&) {
+  DeleteConversation d;
+  d.conversation_id = f.id("conversationId");
+  return finish(f, std::move(d));
+}
+
 // ------------------------------------------------------------------ writers
 
 void write_connect(Writer& w, const Connect& c) {
@@ -282,6 +308,22 @@ void write_cancel(Writer& w, const Cancel& c) {
 void write_disconnect(Writer& w, const Disconnect& d) {
   put(w, "clientId", d.client_id);
   put(w, "timestamp", d.timestamp);
+}
+
+void write_list_conversations(Writer& w, const ListConversations& l) {
+  put(w, "limit", int64_t{l.limit});
+  put(w, "before", l.before);
+}
+
+void write_update_conversation(Writer& w, const UpdateConversation& u) {
+  put(w, "conversationId", u.conversation_id);
+  put(w, "title", u.title);
+  if (u.archived) put_bool(w, "archived", *u.archived);
+  if (u.metadata) put(w, "metadata", *u.metadata);
+}
+
+void write_delete_conversation(Writer& w, const DeleteConversation& d) {
+  put(w, "conversationId", d.conversation_id);
 }
 
 }  // namespace chatwire::protocol::internal

@@ -236,6 +236,54 @@ Result<ErrorEvent> read_error_event(Fields& f, const Limits&) {
   return finish(f, std::move(e));
 }
 
+Result<Conversations> read_conversations(Fields& f, const Limits&) {
+  Conversations c;
+  c.has_more = f.boolean("hasMore", false).value_or(false);
+  c.cursor = f.string("cursor", false, false);
+  const Value* items = f.array("items", true);
+  for (size_t i = 0; f.ok() && items && i < items->Size(); ++i) {
+    const Value& v = (*items)[static_cast<rapidjson::SizeType>(i)];
+    const std::string where = "items[" + std::to_string(i) + "]";
+    if (!v.IsObject()) return object_error(where);
+    Fields g(v, where + ".");
+    ConversationItem item;
+    item.conversation_id = g.id("conversationId");
+    item.title = g.string("title", false, false);
+    item.created_at = g.timestamp("createdAt");
+    item.updated_at = g.timestamp("updatedAt");
+    item.archived = g.boolean("archived", false).value_or(false);
+    item.metadata = read_metadata(g, "metadata").value_or(RawJson{"{}"});
+    if (const Value* last = g.find("lastMessage"); g.ok() && last && !last->IsNull()) {
+      if (!last->IsObject()) return object_error(where + ".lastMessage");
+      Fields l(*last, where + ".lastMessage.");
+      item.last_message = ConversationLastMessage{l.text("role", true), l.text("content"), l.timestamp()};
+      if (!l.ok()) return l.take_error();
+    }
+    if (!g.ok()) return g.take_error();
+    c.items.push_back(std::move(item));
+  }
+  return finish(f, std::move(c));
+}
+
+Result<ConversationUpdated> read_conversation_updated(Fields& f, const Limits&) {
+  ConversationUpdated c;
+  c.conversation_id = f.id("conversationId");
+  c.title = f.string("title", false, false);
+  c.archived = f.boolean("archived", false).value_or(false);
+  c.metadata = read_metadata(f, "metadata").value_or(RawJson{"{}"});
+  c.updated_at = f.timestamp("updatedAt");
+  c.seq = f.integer("seq", true, 1, INT64_MAX).value_or(0);
+  c.timestamp = f.timestamp();
+  return finish(f, std::move(c));
+}
+
+Result<ConversationDeleted> read_conversation_deleted(Fields& f, const Limits&) {
+  ConversationDeleted d;
+  d.conversation_id = f.id("conversationId");
+  d.timestamp = f.timestamp();
+  return finish(f, std::move(d));
+}
+
 // ------------------------------------------------------------------ writers
 
 void write_analysis(Writer& w, const ImageAnalysis& a) {
@@ -379,6 +427,47 @@ void write_error_event(Writer& w, const ErrorEvent& e) {
   put_error_fields(w, e.error, "error");
   if (e.seq) put(w, "seq", *e.seq);
   put(w, "timestamp", e.timestamp);
+}
+
+void write_conversations(Writer& w, const Conversations& c) {
+  w.Key("items");
+  w.StartArray();
+  for (const auto& item : c.items) {
+    w.StartObject();
+    put(w, "conversationId", item.conversation_id);
+    put(w, "title", item.title);
+    put(w, "createdAt", item.created_at);
+    put(w, "updatedAt", item.updated_at);
+    put_bool(w, "archived", item.archived);
+    put(w, "metadata", item.metadata);
+    if (item.last_message) {
+      w.Key("lastMessage");
+      w.StartObject();
+      put(w, "role", item.last_message->role);
+      put(w, "content", item.last_message->content);
+      put(w, "timestamp", item.last_message->timestamp);
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  put_bool(w, "hasMore", c.has_more);
+  put(w, "cursor", c.cursor);
+}
+
+void write_conversation_updated(Writer& w, const ConversationUpdated& c) {
+  put(w, "conversationId", c.conversation_id);
+  put(w, "title", c.title);
+  put_bool(w, "archived", c.archived);
+  put(w, "metadata", c.metadata);
+  put(w, "updatedAt", c.updated_at);
+  put(w, "seq", c.seq);
+  put(w, "timestamp", c.timestamp);
+}
+
+void write_conversation_deleted(Writer& w, const ConversationDeleted& d) {
+  put(w, "conversationId", d.conversation_id);
+  put(w, "timestamp", d.timestamp);
 }
 
 }  // namespace chatwire::protocol::internal

@@ -188,6 +188,32 @@ inline Error object_error(const std::string& what) {
   return Error(ErrorCode::invalid_field, "field '" + what + "' must be an object");
 }
 
+// Version 1.1's application metadata: an optional JSON object of at most
+// kMaxMetadataBytes encoded (too_large past it, invalid_field when not an
+// object). Absent or null: nullopt.
+inline std::optional<RawJson> read_metadata(Fields& f, const char* field) {
+  const Value* v = f.find(field);
+  if (!v || v->IsNull() || !f.ok()) return std::nullopt;
+  if (!v->IsObject()) {
+    f.fail(ErrorCode::invalid_field, "field " + f.name(field) + " must be a JSON object");
+    return std::nullopt;
+  }
+  RawJson raw{to_text(*v)};
+  if (raw.text.size() > kMaxMetadataBytes) {
+    f.fail(ErrorCode::too_large, "field " + f.name(field) + " is " + std::to_string(raw.text.size()) +
+                                     " bytes of JSON, over the limit of " + std::to_string(kMaxMetadataBytes));
+    return std::nullopt;
+  }
+  return raw;
+}
+
+// Characters (UTF-8 code points) of a valid UTF-8 string.
+inline size_t utf8_chars(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
+  return n;
+}
+
 // A reader's result: the first problem Fields saw, or the value.
 template <class T>
 Result<T> finish(Fields& f, T&& value) {

@@ -102,8 +102,30 @@ struct Disconnect {
   std::string timestamp;
 };
 
+// Version 1.1, Conversations (PROTOCOL.md). A title is at most
+// kMaxTitleChars characters, metadata at most kMaxMetadataBytes of JSON.
+constexpr size_t kMaxTitleChars = 200;
+constexpr size_t kMaxMetadataBytes = 4096;
+
+struct ListConversations {
+  int limit = 20;                     // 1..100
+  std::optional<std::string> before;  // a cursor of an earlier page
+};
+
+struct UpdateConversation {
+  std::string conversation_id;
+  std::optional<std::string> title;
+  std::optional<bool> archived;
+  std::optional<RawJson> metadata;  // a JSON object
+};
+
+struct DeleteConversation {
+  std::string conversation_id;
+};
+
 using ClientFrame = std::variant<Connect, Ping, Message, Typing, LoadMessages, ConfigureTools,
-                                 ToolResult, ComponentAction, Cancel, Disconnect>;
+                                 ToolResult, ComponentAction, Cancel, Disconnect, ListConversations,
+                                 UpdateConversation, DeleteConversation>;
 
 // ---------------------------------------------------------------- server -> client
 
@@ -230,8 +252,48 @@ struct ErrorEvent {
   std::string timestamp;
 };
 
+struct ConversationLastMessage {
+  std::string role;
+  std::string content;  // its first 200 characters
+  std::string timestamp;
+};
+
+struct ConversationItem {
+  std::string conversation_id;
+  std::optional<std::string> title;
+  std::string created_at;
+  std::string updated_at;
+  bool archived = false;
+  RawJson metadata{"{}"};
+  std::optional<ConversationLastMessage> last_message;
+};
+
+// Answer to list_conversations.
+struct Conversations {
+  std::vector<ConversationItem> items;
+  bool has_more = false;
+  std::optional<std::string> cursor;
+};
+
+// A conversation's title / archived / metadata changed (type "conversation").
+struct ConversationUpdated {
+  std::string conversation_id;
+  std::optional<std::string> title;
+  bool archived = false;
+  RawJson metadata{"{}"};
+  std::string updated_at;
+  int64_t seq = 0;
+  std::string timestamp;
+};
+
+struct ConversationDeleted {
+  std::string conversation_id;
+  std::string timestamp;
+};
+
 using ServerFrame = std::variant<ConnectConfirm, Pong, Confirm, Thinking, Delta, Response, ToolCall,
-                                 Component, TypingIndicator, History, ErrorEvent>;
+                                 Component, TypingIndicator, History, ErrorEvent, Conversations,
+                                 ConversationUpdated, ConversationDeleted>;
 
 // What each frame type is (its wire name, seq, storage, ...) is in the frame
 // table: frames.h.

@@ -73,20 +73,26 @@ enum class Action {
   component_action,
   cancel,
   disconnect,        // close 1000
+  list_conversations,
+  update_conversation,
+  delete_conversation,
 };
 
-static_assert(std::variant_size_v<ClientFrame> == 10, "kActions has one column per client frame type");
+static_assert(std::variant_size_v<ClientFrame> == 13, "kActions has one column per client frame type");
 
 // Rows: awaiting_connect, open. Columns: ClientFrame alternatives in order
 // (connect, ping, message, typing, load_messages, configure_tools,
-// tool_result, component_action, cancel, disconnect).
-constexpr Action kActions[2][10] = {
+// tool_result, component_action, cancel, disconnect, list_conversations,
+// update_conversation, delete_conversation).
+constexpr Action kActions[2][13] = {
     {Action::connect, Action::not_connected, Action::not_connected, Action::not_connected,
      Action::not_connected, Action::not_connected, Action::not_connected, Action::not_connected,
-     Action::not_connected, Action::disconnect},
+     Action::not_connected, Action::disconnect, Action::not_connected, Action::not_connected,
+     Action::not_connected},
     {Action::already_connected, Action::pong, Action::message, Action::ignore, Action::load_messages,
      Action::configure_tools, Action::tool_result, Action::component_action, Action::cancel,
-     Action::disconnect},
+     Action::disconnect, Action::list_conversations, Action::update_conversation,
+     Action::delete_conversation},
 };
 
 using protocol::peek_message_id;  // the messageId of a frame refused before decoding
@@ -267,6 +273,15 @@ void ServerHub::handle_frame(int64_t now, ConnId conn, std::string_view text) {
       break;
     case Action::disconnect:
       request_close(*c, 1000, "disconnect");
+      break;
+    case Action::list_conversations:
+      on_list_conversations(now, *c, std::get<protocol::ListConversations>(frame));
+      break;
+    case Action::update_conversation:
+      on_update_conversation(now, *c, std::get<protocol::UpdateConversation>(frame));
+      break;
+    case Action::delete_conversation:
+      on_delete_conversation(now, *c, std::get<protocol::DeleteConversation>(frame));
       break;
   }
 }

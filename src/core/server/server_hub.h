@@ -268,6 +268,15 @@ class ServerHub {
   void on_tool_result(Conn& c, const protocol::ToolResult& f);
   void on_component_action(int64_t now, Conn& c, const protocol::ComponentAction& f);
   void on_cancel(Conn& c, const protocol::Cancel& f);
+  // Conversations (hub_conversations.cc): the connection owner's only.
+  void on_list_conversations(int64_t now, Conn& c, const protocol::ListConversations& f);
+  void on_update_conversation(int64_t now, Conn& c, const protocol::UpdateConversation& f);
+  void on_delete_conversation(int64_t now, Conn& c, const protocol::DeleteConversation& f);
+  // The owner's conversation `id`, or an error for the connection: not_found
+  // when it is unknown or another owner's (the same text either way).
+  Result<store::ConversationRecord> owned_conversation(const std::string& owner, const std::string& id);
+  // Sends `text` to every open connection of `owner`.
+  void send_to_owner(const std::string& owner, const std::string& text);
 
   // ---- store failures (issue 14.8)
   // Marks the store failing, queues a "store_error" event with the cause, and
