@@ -5,7 +5,8 @@
 #      targets (clang, one build dir: out/asan), then the whole suite via CTest;
 #   2. every fuzz target for FUZZ_SECONDS (default 20) after replaying its
 #      saved crashes (scripts/fuzz.sh, same build);
-#   3. the short chaos run (500 turns, server restarts, socket cuts, reloads;
+#   3. the short chaos run (500 turns, server restarts, socket cuts, reloads,
+#      two clients over the HTTP fallback;
 #      lost = 0 and duplicated = 0);
 #   4. the bad-input corpus against a real server (tests/js/bad-input.test.js).
 # Needs the Node addon and the WASM module built (scripts/setup.sh does both).
@@ -36,7 +37,7 @@ step "fuzz targets, ${FUZZ_SECONDS}s each"
 CHATWIRE_FUZZ_DIR=$BUILD bash scripts/fuzz.sh "$FUZZ_SECONDS"
 
 step "chaos, $CHAOS_TURNS turns"
-node tests/chaos/chaos.mjs --turns "$CHAOS_TURNS" --clients 8 --wasm 2 --server-restarts 4
+node tests/chaos/chaos.mjs --turns "$CHAOS_TURNS" --clients 8 --wasm 2 --http 2 --server-restarts 4
 
 step "bad-input corpus against a real server"
 npx jest tests/js/bad-input.test.js

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Chaos run: nothing lost, nothing duplicated, under faults.
 //
-//   node tests/chaos/chaos.mjs [--turns 10000] [--clients 16] [--wasm 4] [--seed 1]
+//   node tests/chaos/chaos.mjs [--turns 10000] [--clients 16] [--wasm 4] [--http 4] [--seed 1]
 //                              [--server-restarts 10] [--keep]
 //   npm run chaos                      the full run (10,000 turns)
 //   npm run chaos -- --turns 500       the short one (what test:hardening runs)
@@ -11,7 +11,14 @@
 // stores, and WASM builds over `ws` with in-memory stores) run turns one after
 // another: send a message, wait until it is processed with its reply. Each
 // client talks to the server through its own TCP proxy, so the fault injector
-// can cut exactly that client's socket. Faults:
+// can cut exactly that client's socket. `--http N`: N of those clients (taken
+// alternately from the WASM and the addon ones, from the last) chat over the
+// HTTP fallback (PROTOCOL.md "HTTP fallback transport"), half of them with
+// `transports: ['http']`, the other half with the default transports through
+// a proxy that refuses every `Upgrade: websocket` request (403), so they fall
+// back by themselves at every connection; a cut then drops the SSE stream and
+// any POST in flight. The audit also checks that those clients never opened
+// a WebSocket. Faults:
 //   socket_before_confirm  the socket is cut right after the message was written
 //   socket_after_confirm   ... when the confirm arrived (status received)
 //   socket_mid_stream      ... at the first delta of the reply
@@ -61,6 +68,7 @@ function opt(name, fallback) {
 const TURNS = opt('turns', 10000);
 const ADDON_CLIENTS = opt('clients', 16);
 const WASM_CLIENTS = opt('wasm', 4);
+const HTTP_CLIENTS = Math.min(opt('http', 4), ADDON_CLIENTS + WASM_CLIENTS);
 const SEED = opt('seed', 1);
 const SERVER_RESTARTS = opt('server-restarts', Math.max(2, Math.round(TURNS / 1000)));
 const KEEP = args.includes('--keep');
@@ -150,11 +158,34 @@ class ServerProcess {
 // Each client reaches the server through its own proxy, so one client's
 // socket can be cut at a chosen moment (an RST both ways, like a dropped
 // network path), and a connection attempt while the server is down fails.
+// With `refuseUpgrade` it reads each request head first and answers a
+// WebSocket upgrade with 403 (as a corporate proxy does; every request of this
+// server is its own connection, so the first head is the only one).
 class Proxy {
-  constructor(upstreamPort) {
+  constructor(upstreamPort, { refuseUpgrade = false } = {}) {
     this.upstreamPort = upstreamPort;
     this.pairs = new Set();
-    this.server = net.createServer((down) => this.#pair(down));
+    this.upgradesRefused = 0;
+    this.server = net.createServer((down) => (refuseUpgrade ? this.#screen(down) : this.#pair(down)));
+  }
+
+  #screen(down) {
+    let head = Buffer.alloc(0);
+    const onData = (d) => {
+      head = Buffer.concat([head, d]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0 && head.length < 16384) return;
+      down.off('data', onData);
+      down.pause();
+      if (/^upgrade:[ \t]*websocket/im.test(head.subarray(0, end < 0 ? head.length : end).toString('latin1'))) {
+        this.upgradesRefused++;
+        down.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      this.#pair(down, head);
+    };
+    down.on('data', onData);
+    down.on('error', () => down.destroy());
   }
 
   async listen() {
@@ -162,8 +193,9 @@ class Proxy {
     this.port = this.server.address().port;
   }
 
-  #pair(down) {
+  #pair(down, head = null) {
     const up = net.connect(this.upstreamPort, '127.0.0.1');
+    if (head) up.write(head);
     const pair = { down, up };
     this.pairs.add(pair);
     const end = () => {
@@ -177,6 +209,7 @@ class Proxy {
     }
     down.pipe(up);
     up.pipe(down);
+    down.resume();
   }
 
   /** Cuts every connection of this client now. */
@@ -200,9 +233,11 @@ let turnsDone = 0;
 let lastProgress = Date.now();
 
 class Slot {
-  constructor(k, kind, proxy) {
+  constructor(k, kind, proxy, transport = 'websocket') {
     this.k = k;
     this.kind = kind;                        // 'addon' | 'wasm'
+    this.transport = transport;              // 'websocket' | 'http' (transports: ['http']) | 'fallback' (refused upgrade)
+    this.opens = {};                         // connection.transport -> opens
     this.build = kind === 'addon' ? addonBuild : wasmBuild;
     this.proxy = proxy;
     this.storage = kind === 'addon' ? path.join(tmp, `client-${k}.db`) : 'memory';
@@ -221,6 +256,7 @@ class Slot {
       storage: this.storage,
       WebSocket,
       reconnect: { maxAttempts: 10, delaysMs: [50, 100, 200], minDelayMs: 50 },
+      ...(this.transport === 'http' ? { transports: ['http'] } : {}),
     });
     this.client = client;
     this.clientId = client.clientId;
@@ -230,6 +266,7 @@ class Slot {
     client.on('error', () => {});
     client.on('connection', (s) => {
       if (s.conversationId) this.conversations.add(s.conversationId);
+      if (s.status === 'open') this.opens[s.transport] = (this.opens[s.transport] ?? 0) + 1;
       // A real app offers "reconnect" after `failed` (or gets `online`).
       if (s.status === 'failed') setTimeout(() => { if (this.client === client) client.reconnect().catch(() => {}); }, 100);
     });
@@ -410,10 +447,20 @@ async function main() {
   await server.start();
 
   const slots = [];
+  // The HTTP clients: the last WASM one, the last addon one, the one before
+  // each, ...; as http, fallback, fallback, http, ... so that with 4 both
+  // builds run both ways.
+  const httpSlots = new Map();
+  for (let i = 0, w = ADDON_CLIENTS + WASM_CLIENTS - 1, a = ADDON_CLIENTS - 1; httpSlots.size < HTTP_CLIENTS; i++) {
+    const k = (i % 2 === 0 && w >= ADDON_CLIENTS) || a < 0 ? w-- : a--;
+    const n = httpSlots.size;
+    httpSlots.set(k, (n + Math.floor(n / 2)) % 2 === 0 ? 'http' : 'fallback');
+  }
   for (let k = 0; k < ADDON_CLIENTS + WASM_CLIENTS; k++) {
-    const proxy = new Proxy(server.port);
+    const transport = httpSlots.get(k) ?? 'websocket';
+    const proxy = new Proxy(server.port, { refuseUpgrade: transport === 'fallback' });
     await proxy.listen();
-    slots.push(new Slot(k, k < ADDON_CLIENTS ? 'addon' : 'wasm', proxy));
+    slots.push(new Slot(k, k < ADDON_CLIENTS ? 'addon' : 'wasm', proxy, transport));
   }
   await Promise.all(slots.map((s) => s.open()));
 
@@ -441,7 +488,7 @@ async function main() {
     for (const s of slots) {
       if (!s.current) continue;
       const m = s.client?.messages.find((x) => x.id === s.current.id);
-      console.error(`  client ${s.k} (${s.kind}): ${JSON.stringify(s.client?.connection)} message ${s.current.id} ` +
+      console.error(`  client ${s.k} (${s.kind}, ${s.transport}): ${JSON.stringify(s.client?.connection)} message ${s.current.id} ` +
         `${m?.status} plan ${s.current.plan?.kind} fired ${s.current.fired}`);
     }
     clearInterval(watchdog);
@@ -529,12 +576,30 @@ async function main() {
     }
   }
   if (sentTotal !== TURNS) fail(`sent ${sentTotal} messages, expected ${TURNS}`);
+  // ---- audit: the HTTP clients really chatted over HTTP (never a WebSocket),
+  // the others over WebSocket. (One of those may open a connection over HTTP
+  // now and then: a WebSocket attempt that fails before it opens, e.g. while
+  // the server restarts, switches to HTTP at once, PROTOCOL.md; the next
+  // reconnect tries the WebSocket again.)
+  const opensByTransport = {};
+  for (const slot of slots) {
+    const want = slot.transport === 'websocket' ? 'websocket' : 'http';
+    for (const [t, n] of Object.entries(slot.opens)) {
+      const key = `${slot.transport}->${t}`;
+      opensByTransport[key] = (opensByTransport[key] ?? 0) + n;
+      if (want === 'http' && t !== 'http') fail(`client ${slot.k} (${slot.kind}, ${slot.transport}) opened ${n} connections over ${t}`);
+    }
+    if (!slot.opens[want]) fail(`client ${slot.k} (${slot.kind}, ${slot.transport}) never opened over ${want}`);
+  }
 
   for (const s of slots) await s.proxy.close();
   const reloads = slots.reduce((a, s) => a + s.reloads, 0);
   console.log(JSON.stringify({
     turns: sentTotal,
-    clients: { addon: ADDON_CLIENTS, wasm: WASM_CLIENTS },
+    clients: { addon: ADDON_CLIENTS, wasm: WASM_CLIENTS,
+      http: slots.filter((s) => s.transport !== 'websocket').map((s) => `${s.k}:${s.kind}/${s.transport}`) },
+    opensByTransport,
+    upgradesRefusedByProxies: slots.reduce((a, s) => a + s.proxy.upgradesRefused, 0),
     faults,
     serverStarts: server.starts,
     clientReloads: reloads,

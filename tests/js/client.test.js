@@ -1,6 +1,9 @@
 // One ChatClient contract, run against both builds (the Node addon with its
-// libwebsockets socket, and the WASM build with the `ws` package as its
-// WebSocket) and a real ChatServer on loopback.
+// own socket, and the WASM build with the `ws` package as its WebSocket) and a
+// real ChatServer on loopback, over both transports: the WebSocket straight to
+// the server, and the HTTP fallback through a proxy that refuses every
+// `Upgrade: websocket` (tests/js/noupgrade-proxy.js; its counters show the
+// chat went over HTTP).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -8,6 +11,7 @@ const WebSocket = require('ws');
 const { ChatServer } = require('chatwire');
 const { builds } = require('./builds');
 const { until } = require('./wsclient');
+const { startNoUpgradeProxy } = require('./noupgrade-proxy');
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'chatwire-client-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -25,17 +29,33 @@ function replyServer(options = {}) {
   return server;
 }
 
-describe.each(builds)('ChatClient (%s)', (name, cw) => {
+const matrix = builds.flatMap(([name, cw]) => [[name, 'websocket', cw], [name, 'http', cw]]);
+
+describe.each(matrix)('ChatClient (%s, %s)', (name, transport, cw) => {
   const make = (url, extra = {}) => cw.ChatClient.create({
     url, storage: 'memory', reconnect: fast, WebSocket, ...extra });
+  // The URL a client of this transport uses for a server on `port`: the
+  // server itself, or the upgrade-refusing proxy in front of it (the proxy
+  // outlives server restarts on that port, as a real one does).
+  const proxies = [];
+  const lastProxy = () => proxies[proxies.length - 1];
+  async function endpoint(port) {
+    if (transport === 'websocket') return `ws://127.0.0.1:${port}/ws/chat`;
+    const proxy = await startNoUpgradeProxy(port);
+    proxies.push(proxy);
+    return `ws://127.0.0.1:${proxy.port}/ws/chat`;
+  }
   let server;
   let url;
   beforeAll(async () => {
     server = replyServer();
     await server.listen();
-    url = `ws://127.0.0.1:${server.port}/ws/chat`;
+    url = await endpoint(server.port);
   });
-  afterAll(() => server.close());
+  afterAll(async () => {
+    for (const p of proxies) await p.close();
+    await server.close();
+  });
 
   test('create() restores nothing, does not connect, and gives a clientId', async () => {
     const c = await make(url);
@@ -49,9 +69,13 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     const c = await make(url);
     const statuses = [];
     c.on('connection', (s) => statuses.push(s.status));
+    const posts = lastProxy()?.counts.posts ?? 0;
     await c.connect();
     expect(c.connection.status).toBe('open');
-    expect(statuses).toEqual(['connecting', 'open']);
+    expect(c.connection.transport).toBe(transport);
+    // The switch to HTTP is announced as a second 'connecting' (with
+    // transport 'http'), not as a reconnect attempt.
+    expect(statuses.filter((st, i) => st !== statuses[i - 1])).toEqual(['connecting', 'open']);
     const seen = [];
     c.on('message', (m) => { if (m.role === 'user') seen.push(m.status); });
     const deltas = [];
@@ -64,6 +88,10 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     expect(reply.thinking).toEqual(['Analyzing your request...']);
     expect(deltas.join('')).toBe('re: hello there');
     expect(c.messages.filter((m) => m.role === 'assistant')).toHaveLength(1);
+    if (transport === 'http') {
+      expect(lastProxy().counts.upgradesRefused).toBeGreaterThan(0);
+      expect(lastProxy().counts.posts).toBeGreaterThan(posts);
+    }
     await c.disconnect();
     expect(c.connection.status).toBe('closed');
     await c.close();
@@ -74,7 +102,7 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     await s.listen();
     const port = s.port;
     await s.close();
-    const c = await make(`ws://127.0.0.1:${port}/ws/chat`);
+    const c = await make(await endpoint(port));
     await c.connect();
     expect(c.connection.status).toBe('reconnecting');
     const id = await c.send({ content: 'queued one' });
@@ -84,6 +112,7 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     again.onMessage(async (msg, reply) => { handled++; await reply.respond({ content: 'got it' }); });
     await again.listen();
     await until(() => c.messages.find((m) => m.id === id)?.status === 'processed', 'processed after reconnect', 8000);
+    expect(c.connection.transport).toBe(transport);
     expect(handled).toBe(1);
     expect(c.messages.filter((m) => m.role === 'user')).toHaveLength(1);
     await c.close();
@@ -95,7 +124,7 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     await s.listen();
     const port = s.port;
     await s.close();
-    const c = await make(`ws://127.0.0.1:${port}/ws/chat`, { reconnect: { maxAttempts: 2, delaysMs: [100, 100], minDelayMs: 100 } });
+    const c = await make(await endpoint(port), { reconnect: { maxAttempts: 2, delaysMs: [100, 100], minDelayMs: 100 } });
     const attempts = [];
     c.on('connection', (st) => { if (st.status === 'reconnecting') attempts.push(st.attempt); });
     await c.connect();
@@ -105,6 +134,7 @@ describe.each(builds)('ChatClient (%s)', (name, cw) => {
     await back.listen();
     await c.reconnect();
     await until(() => c.connection.status === 'open', 'open', 5000);
+    expect(c.connection.transport).toBe(transport);
     await c.close();
     await back.close();
   });

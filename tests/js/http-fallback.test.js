@@ -173,3 +173,163 @@ describe('HTTP fallback transport: server', () => {
     expect(s.events.find((e) => e.event === 'close').data.code).toBe(1001);
   });
 });
+
+// Issue 21's bad input over HTTP, each against the real server: the same
+// rules as over a WebSocket, and nothing crosses from one stream to another.
+describe('HTTP fallback transport: bad input', () => {
+  let server;
+  beforeAll(async () => {
+    server = new ChatServer({ host: '127.0.0.1', port: 0, database: ':memory:' });  // default limits: 20/s, burst 40
+    server.onMessage(async (msg, reply) => {
+      reply.delta('sec');
+      reply.delta('ret');
+      await reply.respond({ content: `for ${msg.clientId}: ${msg.content}` });
+    });
+    await server.listen();
+  });
+  afterAll(() => server.close());
+
+  // An open stream after its connect_confirm.
+  async function connected(port = server.port, connect = {}) {
+    const s = await openStream(port);
+    expect(s.status).toBe(200);
+    await until(() => s.id, 'the open event');
+    s.clientId = crypto.randomUUID();
+    expect((await post(port, s.id, JSON.stringify({ type: 'connect', clientId: s.clientId, timestamp: ts(), ...connect }))).status).toBe(204);
+    s.confirm = await until(() => s.frames.find((f) => f.type === 'connect_confirm'), 'connect_confirm');
+    return s;
+  }
+  const ping = (s) => JSON.stringify({ type: 'ping', clientId: s.clientId, timestamp: ts() });
+
+  test('a flood of POSTs hits the rate limit of frames: rate_limited with retryAfterMs, then the stream closes with 4029; a quiet stream is not limited', async () => {
+    const flood = await connected();
+    const quiet = await connected();
+    const statuses = [];
+    // 150 POSTs of one frame each, 10 at a time: far past 20/s, burst 40.
+    for (let i = 0; i < 150 && !flood.ended; i += 10) {
+      const batch = await Promise.all(Array.from({ length: 10 }, () => post(server.port, flood.id, ping(flood))));
+      statuses.push(...batch.map((r) => r.status));
+    }
+    await until(() => flood.ended, 'the flooded stream to end');
+    const limited = flood.frames.filter((f) => f.type === 'error');
+    expect(limited.length).toBeGreaterThan(0);
+    for (const e of limited) {
+      expect(e.code).toBe('rate_limited');
+      expect(e.retryAfterMs).toBeGreaterThan(0);
+    }
+    // The burst was answered, no more than burst + what refilled meanwhile.
+    const pongs = flood.frames.filter((f) => f.type === 'pong').length;
+    expect(pongs).toBeGreaterThanOrEqual(40);
+    expect(pongs).toBeLessThan(80);
+    expect(flood.events.find((e) => e.event === 'close').data.code).toBe(4029);
+    // Once closed, its id is dead: POSTs get 404 unknown_stream (the client reconnects).
+    expect(statuses.filter((st) => st !== 204 && st !== 404)).toEqual([]);
+    const after = await post(server.port, flood.id, ping(flood));
+    expect(after.status).toBe(404);
+    expect(JSON.parse(after.body).error).toBe('unknown_stream');
+    // The other stream's bucket is its own.
+    expect((await post(server.port, quiet.id, ping(quiet))).status).toBe(204);
+    await until(() => quiet.frames.some((f) => f.type === 'pong'), 'the quiet pong');
+    expect(quiet.frames.filter((f) => f.type === 'error')).toEqual([]);
+    expect(quiet.ended).toBe(false);
+    quiet.res.destroy();
+  });
+
+  test('the same flood in one POST body (frames one per line) is limited frame by frame', async () => {
+    const s = await connected();
+    const body = Array.from({ length: 120 }, () => ping(s)).join('\n');
+    expect((await post(server.port, s.id, body)).status).toBe(204);
+    await until(() => s.ended, 'the stream to end');
+    expect(s.frames.filter((f) => f.type === 'pong').length).toBeLessThanOrEqual(41);
+    expect(s.frames.some((f) => f.type === 'error' && f.code === 'rate_limited')).toBe(true);
+    expect(s.events.find((e) => e.event === 'close').data.code).toBe(4029);
+  });
+
+  test("a POST for another connection's stream: a near-miss id is 404, each stream's frames and replies stay on it", async () => {
+    const a = await connected();
+    const b = await connected();
+    expect(a.id).not.toBe(b.id);
+    // An id one character off A's (ids are 128 random bits: not guessable) reaches nobody.
+    const near = a.id.slice(0, -2) + (a.id.at(-2) === 'A' ? 'B' : 'A') + a.id.at(-1);
+    const miss = await post(server.port, near, JSON.stringify({ type: 'message', messageId: crypto.randomUUID(), clientId: a.clientId, timestamp: ts(), content: 'lost' }));
+    expect(miss.status).toBe(404);
+    expect(JSON.parse(miss.body).error).toBe('unknown_stream');
+    // A message on A: its confirm, deltas and response on A only.
+    const messageId = crypto.randomUUID();
+    expect((await post(server.port, a.id, JSON.stringify({ type: 'message', messageId, clientId: a.clientId, timestamp: ts(), content: 'for a' }))).status).toBe(204);
+    const resp = await until(() => a.frames.find((f) => f.type === 'response'), 'A\'s response');
+    expect(resp.content).toBe(`for ${a.clientId}: for a`);
+    // B asks for A's conversation by id: it gets a new one (PROTOCOL.md), and nothing of A's.
+    const b2 = await connected(server.port, { conversationId: a.confirm.conversationId, lastSeq: 0 });
+    expect(b2.confirm.resumed).toBe(false);
+    expect(b2.confirm.conversationId).not.toBe(a.confirm.conversationId);
+    await new Promise((r) => setTimeout(r, 200));
+    for (const other of [b, b2]) {
+      expect(other.raw).not.toContain(messageId);
+      expect(other.raw).not.toContain('secret');
+      expect(other.raw).not.toContain('for a');
+      expect(other.frames.map((f) => f.type)).toEqual(['connect_confirm']);
+    }
+    expect(a.frames.filter((f) => f.type === 'response')).toHaveLength(1);
+    expect(a.raw).not.toContain('lost');
+    for (const s of [a, b, b2]) s.res.destroy();
+  });
+
+  test('a forged, reused or missing ticket opens no stream (401) and posts nothing', async () => {
+    const authed = new ChatServer({ host: '127.0.0.1', port: 0, database: ':memory:', auth: {
+      secret: 'http-fallback-badinput-secret-0123456789', authenticate: async () => ({ userId: 'alice' }) } });
+    let handled = 0;
+    authed.onMessage(async (m, reply) => { handled++; await reply.respond({ content: 'x' }); });
+    await authed.listen();
+    try {
+      const { ticket } = await (await fetch(`http://127.0.0.1:${authed.port}/api/ticket`, { method: 'POST' })).json();
+      // a forged ticket: another user's claims under the same signature
+      const [payload, sig] = ticket.split('.');
+      const forgedPayload = payload ? Buffer.from(Buffer.from(payload, 'base64url').toString().replace('alice', 'mallo')).toString('base64url') : 'x';
+      const forged = await openStream(authed.port, `?ticket=${encodeURIComponent(`${forgedPayload}.${sig}`)}`);
+      expect(forged.status).toBe(401);
+      expect(forged.id).toBeUndefined();
+      const good = await openStream(authed.port, `?ticket=${encodeURIComponent(ticket)}`);
+      expect(good.status).toBe(200);
+      await until(() => good.id, 'the open event');
+      // the same ticket again: a ticket opens one connection
+      const reused = await openStream(authed.port, `?ticket=${encodeURIComponent(ticket)}`);
+      expect(reused.status).toBe(401);
+      good.res.destroy();
+      expect(handled).toBe(0);
+    } finally { await authed.close(); }
+  });
+
+  test('an oversized POST body: 413 before it is read; a stream that it names closes with 1009, the others do not', async () => {
+    const small = new ChatServer({ host: '127.0.0.1', port: 0, database: ':memory:', limits: { maxFrameBytes: 4096 } });
+    small.onMessage(async (m, reply) => reply.respond({ content: 'ok' }));
+    await small.listen();
+    try {
+      const a = await connected(small.port);
+      const b = await connected(small.port);
+      // many small frames that add up to more than one frame's limit are one body over it
+      const body = Array.from({ length: 100 }, () => ping(a)).join('\n');
+      expect(Buffer.byteLength(body)).toBeGreaterThan(4096);
+      const r = await post(small.port, a.id, body);
+      expect(r.status).toBe(413);
+      await until(() => a.ended, 'A to end');
+      expect(a.events.find((e) => e.event === 'close').data.code).toBe(1009);
+      expect(a.frames.filter((f) => f.type === 'pong')).toEqual([]);  // nothing of it was handed over
+      // a body over the limit for an unknown id: 413 too, and B is untouched
+      expect((await post(small.port, 'AAAAAAAAAAAAAAAAAAAAAA', 'x'.repeat(5000))).status).toBe(413);
+      // chunked (length unknown up front) is not read at all
+      const chunked = await new Promise((resolve) => {
+        const req = http.request({ host: '127.0.0.1', port: small.port, method: 'POST', path: `/ws/chat/sse/${b.id}`, headers: { 'Transfer-Encoding': 'chunked' } }, (res) => { res.resume(); resolve(res.statusCode); });
+        req.on('error', () => resolve('error'));
+        req.end(ping(b));
+      });
+      expect(chunked).toBe(411);
+      expect((await post(small.port, b.id, ping(b))).status).toBe(204);
+      await until(() => b.frames.some((f) => f.type === 'pong'), 'B\'s pong');
+      expect(b.ended).toBe(false);
+      b.res.destroy();
+    } finally {
+      await small.close();
+    }
+  });
+});
