@@ -1292,7 +1292,8 @@ class HubConversationsTest : public ServerHubTest {
     std::string turn;
     for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
     EXPECT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
-    take(conn);
+    pump();
+    inbox.clear();  // every connection of the owner heard it
     now += 1000;
     return cc.s("conversationId");
   }
@@ -1474,6 +1475,128 @@ TEST_F(HubConversationsTest, ConversationFramesNeedConnectFirst) {
   send(1, conversations::list_frame());
   J e = only(1, "error");
   EXPECT_EQ(e.s("error"), "send connect first");
+}
+
+
+std::string in_conversation(const std::string& frame, const std::string& fields) {
+  return frame.substr(0, frame.size() - 1) + fields + "}";
+}
+
+TEST_F(HubConversationsTest, LiveEventsOfEveryConversationReachEveryConnectionOfTheOwner) {
+  J a = connect(1);
+  J b = connect(2);  // the same client, another conversation
+  connect(3, "", -1, kOther);
+  send(2, message_frame("m1", "hi"));
+  std::string turn;
+  for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+  ASSERT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+  auto on_1 = take(1);
+  auto on_2 = take(2);
+  ASSERT_FALSE(on_1.empty());
+  ASSERT_EQ(on_1.size(), on_2.size());
+  for (size_t i = 0; i < on_1.size(); ++i) {
+    EXPECT_EQ(on_1[i].text, on_2[i].text);
+    EXPECT_EQ(on_1[i].s("conversationId"), b.s("conversationId")) << on_1[i].text;
+  }
+  EXPECT_NE(a.s("conversationId"), b.s("conversationId"));
+  EXPECT_TRUE(take(3).empty());
+}
+
+TEST_F(HubConversationsTest, AMessageNamingANewConversationCreatesItForTheSender) {
+  J cc = connect(1);
+  const std::string fresh = "55555555-5555-4555-8555-555555555555";
+  send(1, in_conversation(message_frame("m1", "hello"), ",\"conversationId\":\"" + fresh + "\""));
+  auto frames = take(1);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames[0].type(), "confirm");
+  EXPECT_EQ(frames[0].s("conversationId"), fresh);
+  EXPECT_EQ(frames[0].i("seq"), 1);  // the new conversation's own seq
+  std::string turn;
+  for (auto& e : take_events()) {
+    if (e.type() == "message") {
+      turn = e.s("turnId");
+      EXPECT_EQ(e.s("conversationId"), fresh);
+    }
+  }
+  ASSERT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+  auto reply = take(1);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0].type(), "response");
+  EXPECT_EQ(reply[0].s("conversationId"), fresh);
+  auto conv = store->find_conversation(fresh);
+  ASSERT_TRUE(conv.ok() && conv->has_value());
+  EXPECT_EQ((*conv)->owner, store::conversation_owner(kClient, ""));
+  EXPECT_EQ(listed(1), (std::vector<std::string>{fresh}));  // the connect's own conversation holds nothing
+  // A repeat of the message in that conversation is not processed again.
+  send(1, in_conversation(message_frame("m1", "hello"), ",\"conversationId\":\"" + fresh + "\""));
+  for (auto& e : take_events()) EXPECT_NE(e.type(), "message");
+  EXPECT_NE(cc.s("conversationId"), fresh);
+}
+
+TEST_F(HubConversationsTest, AMessageNamingAnotherOwnersConversationFailsWithNotFound) {
+  const std::string theirs = chat(1, "m1", kOther);
+  connect(2);
+  send(2, in_conversation(message_frame("m2", "let me in"), ",\"conversationId\":\"" + theirs + "\""));
+  J e = only(2, "error");
+  EXPECT_EQ(e.s("code"), "not_found");
+  EXPECT_EQ(e.s("messageId"), "m2");
+  EXPECT_EQ(e.s("error"), "unknown conversationId '" + theirs + "'");
+  EXPECT_TRUE(take(1).empty());
+  for (auto& ev : take_events()) EXPECT_NE(ev.type(), "message");
+  EXPECT_FALSE(store->find_turn(theirs, "m2")->has_value());
+  expect_usable(2);
+}
+
+TEST_F(HubConversationsTest, MetadataAndParentsAreStoredAndComeBackInHistory) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  auto answer = [&](const std::string& frame) {
+    send(1, frame);
+    std::string turn;
+    for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+    EXPECT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+    take(1);
+  };
+  answer(in_conversation(message_frame("m1", "first"), ",\"metadata\":{\"app\":\"UD21\"}"));
+  answer(message_frame("m2", "second"));                                      // follows the reply to m1
+  answer(in_conversation(message_frame("m2b", "second, edited"), ",\"parentId\":\"m1\""));  // a sibling branch
+  answer(in_conversation(message_frame("m0", "a new root"), ",\"parentId\":null"));
+  send(1, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\"}");
+  J h = only(1, "history");
+  const auto& msgs = h["messages"];
+  ASSERT_EQ(msgs.Size(), 8u);
+  std::map<std::string, std::string> parent;
+  for (const auto& m : msgs.GetArray()) {
+    parent[m["messageId"].GetString()] = m["parentId"].IsNull() ? "null" : m["parentId"].GetString();
+    if (std::string(m["role"].GetString()) == "assistant") EXPECT_EQ(m["version"].GetInt(), 1);
+  }
+  EXPECT_EQ(parent["m1"], "null");
+  EXPECT_EQ(parent["m2"], std::string(msgs[1]["messageId"].GetString()));  // the reply to m1
+  EXPECT_EQ(parent["m2b"], "m1");
+  EXPECT_EQ(parent["m0"], "null");
+  EXPECT_EQ(std::string(msgs[0]["metadata"]["app"].GetString()), "UD21");
+}
+
+TEST_F(HubConversationsTest, AParentThatIsNotInTheConversationIsInvalidField) {
+  const std::string other = chat(1, "m1");
+  connect(2);
+  send(2, in_conversation(message_frame("m2", "hi"), ",\"parentId\":\"m1\""));  // m1 is in another conversation
+  J e = only(2, "error");
+  EXPECT_EQ(e.s("code"), "invalid_field");
+  EXPECT_EQ(e.s("messageId"), "m2");
+  EXPECT_NE(e.s("error").find("parentId"), std::string::npos);
+  for (auto& ev : take_events()) EXPECT_NE(ev.type(), "message");
+  expect_usable(2);
+  EXPECT_FALSE(other.empty());
+}
+
+TEST_F(HubConversationsTest, MessageMetadataOver4KiBIsTooLargeNamingTheMessage) {
+  connect(1);
+  send(1, in_conversation(message_frame("m1", "hi"), ",\"metadata\":{\"v\":\"" + std::string(4100, 'x') + "\"}"));
+  J e = only(1, "error");
+  EXPECT_EQ(e.s("code"), "too_large");
+  EXPECT_EQ(e.s("messageId"), "m1");
+  expect_usable(1);
 }
 
 }  // namespace

@@ -111,7 +111,7 @@ constexpr bool kNoBroadcast = false;
 constexpr ClientRow kClientRows[] = {
     client<Connect, read_connect, write_connect>("connect", "clientId timestamp conversationId lastSeq"),
     client<Ping, read_ping, write_ping>("ping", "clientId timestamp"),
-    client<Message, read_message, write_message>("message", "messageId clientId timestamp content images"),
+    client<Message, read_message, write_message>("message", "messageId clientId timestamp content images conversationId metadata parentId"),
     client<Typing, read_typing, write_typing>("typing", "clientId isTyping timestamp"),
     client<LoadMessages, read_load_messages, write_load_messages>("load_messages",
                                                                   "conversationId beforeSeq limit"),
@@ -140,30 +140,30 @@ constexpr ServerRow kServerRows[] = {
     server<Pong, read_pong, write_pong>(
         {kToClient, "pong", "timestamp", SeqRule::none, kLive, kNoBroadcast}),
     server<Confirm, read_confirm, write_confirm, &Confirm::seq, &Confirm::message_id>(
-        {kToClient, "confirm", "messageId imageId status seq timestamp",
+        {kToClient, "confirm", "messageId imageId status seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "messageId", ""}),
     server<Thinking, read_thinking, write_thinking, &Thinking::seq, nullptr, &Thinking::reply_to>(
-        {kToClient, "thinking", "replyTo step seq timestamp",
+        {kToClient, "thinking", "replyTo step seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "", "replyTo"}),
     server<Delta, read_delta, write_delta>(
-        {kToClient, "delta", "messageId replyTo index delta timestamp",
+        {kToClient, "delta", "messageId replyTo index delta timestamp conversationId",
          SeqRule::none, kLive, kBroadcast}),
     server<Response, read_response, write_response, &Response::seq, &Response::message_id, &Response::reply_to>(
-        {kToClient, "response", "messageId replyTo content seq timestamp imageAnalysis citations cancelled",
+        {kToClient, "response", "messageId replyTo content seq timestamp imageAnalysis citations cancelled conversationId version metadata",
          SeqRule::always, kStored, kBroadcast, "messageId", "replyTo"}),
     server<ToolCall, read_tool_call, write_tool_call, &ToolCall::seq, &ToolCall::tool_call_id, &ToolCall::reply_to>(
-        {kToClient, "tool_call", "toolCallId replyTo name arguments seq timestamp",
+        {kToClient, "tool_call", "toolCallId replyTo name arguments seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "toolCallId", "replyTo"}),
     server<Component, read_component, write_component, &Component::seq, &Component::component_id,
            &Component::reply_to>(
-        {kToClient, "component", "componentId replyTo component props seq timestamp",
+        {kToClient, "component", "componentId replyTo component props seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "componentId", "replyTo"}),
     server<TypingIndicator, read_typing_indicator, write_typing_indicator>(
-        {kToClient, "typing", "isTyping timestamp", SeqRule::none, kLive, kBroadcast}),
+        {kToClient, "typing", "isTyping timestamp conversationId", SeqRule::none, kLive, kBroadcast}),
     server<History, read_history, write_history>(
         {kToClient, "history", "conversationId messages hasMore", SeqRule::none, kLive, kNoBroadcast}),
     server<ErrorEvent, read_error_event, write_error_event, &ErrorEvent::seq, error_message_id>(
-        {kToClient, "error", "code error messageId imageId retryAfterMs seq timestamp",
+        {kToClient, "error", "code error messageId imageId retryAfterMs seq timestamp conversationId",
          SeqRule::when_stored, kStored, kBroadcast, "messageId", ""}),
     server<Conversations, read_conversations, write_conversations>(
         {kToClient, "conversations", "items hasMore cursor", SeqRule::none, kLive, kNoBroadcast}),

@@ -72,6 +72,9 @@ Result<Message> read_message(Fields& f, const Limits& limits) {
   m.client_id = f.id("clientId");
   m.timestamp = f.timestamp();
   m.content = f.string("content", false, false);
+  m.conversation_id = f.optional_id("conversationId");
+  m.metadata = read_metadata(f, "metadata");
+  m.parent_id = read_nullable_id(f, "parentId");
   const Value* images = f.array("images", false);
   if (f.ok() && m.content && m.content->size() > limits.max_content_bytes) {
     f.fail(ErrorCode::too_large, "content is " + std::to_string(m.content->size()) + " bytes, over the " +
@@ -209,9 +212,8 @@ Result<UpdateConversation> read_update_conversation(Fields& f, const Limits&) {
   UpdateConversation u;
   u.conversation_id = f.id("conversationId");
   u.title = f.string("title", false, false);
-  if (f.ok() && u.title && utf8_chars(*u.title) > kMaxTitleChars) {
-    f.fail(ErrorCode::too_large, "field 'title' is " + std::to_string(utf8_chars(*u.title)) +
-                                     " characters, over the limit of " + std::to_string(kMaxTitleChars));
+  if (f.ok() && u.title) {
+    if (auto e = title_error(*u.title)) f.fail(e->code, e->message);
   }
   if (f.find("archived") && !f.find("archived")->IsNull()) u.archived = f.boolean("archived", true);
   u.metadata = read_metadata(f, "metadata");
@@ -256,6 +258,9 @@ void write_message(Writer& w, const Message& m) {
     }
     w.EndArray();
   }
+  put(w, "conversationId", m.conversation_id);
+  if (m.metadata) put(w, "metadata", *m.metadata);
+  put_nullable(w, "parentId", m.parent_id);
 }
 
 void write_typing(Writer& w, const Typing& t) {

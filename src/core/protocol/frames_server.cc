@@ -111,6 +111,7 @@ Result<Confirm> read_confirm(Fields& f, const Limits&) {
   }
   c.seq = f.seq();
   c.timestamp = f.timestamp();
+  c.conversation_id = f.optional_id("conversationId");
   return finish(f, std::move(c));
 }
 
@@ -120,6 +121,7 @@ Result<Thinking> read_thinking(Fields& f, const Limits&) {
   t.step = f.text("step");
   t.seq = f.seq();
   t.timestamp = f.timestamp();
+  t.conversation_id = f.optional_id("conversationId");
   return finish(f, std::move(t));
 }
 
@@ -130,6 +132,7 @@ Result<Delta> read_delta(Fields& f, const Limits&) {
   d.index = f.integer("index", true, 0, INT64_MAX).value_or(0);
   d.delta = f.text("delta");
   d.timestamp = f.timestamp();
+  d.conversation_id = f.optional_id("conversationId");
   return finish(f, std::move(d));
 }
 
@@ -143,6 +146,9 @@ Result<Response> read_response(Fields& f, const Limits&) {
   r.image_analysis = read_analysis(f);
   r.citations = read_citations(f);
   r.cancelled = f.boolean("cancelled", false).value_or(false);
+  r.conversation_id = f.optional_id("conversationId");
+  r.version = f.integer("version", false, 1, INT64_MAX);
+  r.metadata = read_metadata(f, "metadata");
   return finish(f, std::move(r));
 }
 
@@ -154,6 +160,7 @@ Result<ToolCall> read_tool_call(Fields& f, const Limits&) {
   t.arguments = f.raw("arguments", false).value_or(RawJson{"{}"});
   t.seq = f.seq();
   t.timestamp = f.timestamp();
+  t.conversation_id = f.optional_id("conversationId");
   return finish(f, std::move(t));
 }
 
@@ -165,6 +172,7 @@ Result<Component> read_component(Fields& f, const Limits&) {
   c.props = f.raw("props", false).value_or(RawJson{"{}"});
   c.seq = f.seq();
   c.timestamp = f.timestamp();
+  c.conversation_id = f.optional_id("conversationId");
   return finish(f, std::move(c));
 }
 
@@ -172,6 +180,7 @@ Result<TypingIndicator> read_typing_indicator(Fields& f, const Limits&) {
   TypingIndicator t;
   t.is_typing = f.boolean("isTyping", true).value_or(false);
   t.timestamp = f.timestamp();
+  t.conversation_id = f.optional_id("conversationId");
   return finish(f, std::move(t));
 }
 
@@ -197,6 +206,9 @@ Result<History> read_history(Fields& f, const Limits&) {
     e.timestamp = g.timestamp();
     e.cancelled = g.boolean("cancelled", false).value_or(false);
     e.truncated = g.boolean("truncated", false).value_or(false);
+    e.parent_id = read_nullable_id(g, "parentId");
+    e.version = g.integer("version", false, 1, INT64_MAX);
+    e.metadata = read_metadata(g, "metadata");
     if (const Value* imgs = g.array("images", false)) {
       for (size_t k = 0; g.ok() && k < imgs->Size(); ++k) {
         const Value& iv = (*imgs)[static_cast<rapidjson::SizeType>(k)];
@@ -233,6 +245,7 @@ Result<ErrorEvent> read_error_event(Fields& f, const Limits&) {
   e.error.retry_after_ms = f.integer("retryAfterMs", false, 0, INT64_MAX).value_or(-1);
   e.seq = f.optional_seq();
   e.timestamp = f.timestamp();
+  e.conversation_id = f.optional_id("conversationId");
   return finish(f, std::move(e));
 }
 
@@ -338,6 +351,7 @@ void write_confirm(Writer& w, const Confirm& c) {
   put(w, "status", c.status);
   put(w, "seq", c.seq);
   put(w, "timestamp", c.timestamp);
+  put(w, "conversationId", c.conversation_id);
 }
 
 void write_thinking(Writer& w, const Thinking& t) {
@@ -345,6 +359,7 @@ void write_thinking(Writer& w, const Thinking& t) {
   put(w, "step", t.step);
   put(w, "seq", t.seq);
   put(w, "timestamp", t.timestamp);
+  put(w, "conversationId", t.conversation_id);
 }
 
 void write_delta(Writer& w, const Delta& d) {
@@ -353,6 +368,7 @@ void write_delta(Writer& w, const Delta& d) {
   put(w, "index", d.index);
   put(w, "delta", d.delta);
   put(w, "timestamp", d.timestamp);
+  put(w, "conversationId", d.conversation_id);
 }
 
 void write_response(Writer& w, const Response& r) {
@@ -364,6 +380,9 @@ void write_response(Writer& w, const Response& r) {
   put_analysis(w, r.image_analysis);
   put_citations(w, r.citations);
   if (r.cancelled) put_bool(w, "cancelled", true);
+  put(w, "conversationId", r.conversation_id);
+  if (r.version) put(w, "version", *r.version);
+  if (r.metadata) put(w, "metadata", *r.metadata);
 }
 
 void write_tool_call(Writer& w, const ToolCall& t) {
@@ -373,6 +392,7 @@ void write_tool_call(Writer& w, const ToolCall& t) {
   put(w, "arguments", t.arguments);
   put(w, "seq", t.seq);
   put(w, "timestamp", t.timestamp);
+  put(w, "conversationId", t.conversation_id);
 }
 
 void write_component(Writer& w, const Component& c) {
@@ -382,11 +402,13 @@ void write_component(Writer& w, const Component& c) {
   put(w, "props", c.props);
   put(w, "seq", c.seq);
   put(w, "timestamp", c.timestamp);
+  put(w, "conversationId", c.conversation_id);
 }
 
 void write_typing_indicator(Writer& w, const TypingIndicator& t) {
   put_bool(w, "isTyping", t.is_typing);
   put(w, "timestamp", t.timestamp);
+  put(w, "conversationId", t.conversation_id);
 }
 
 void write_history(Writer& w, const History& h) {
@@ -417,6 +439,9 @@ void write_history(Writer& w, const History& h) {
     put_citations(w, e.citations);
     if (e.cancelled) put_bool(w, "cancelled", true);
     if (e.truncated) put_bool(w, "truncated", true);
+    put_nullable(w, "parentId", e.parent_id);
+    if (e.version) put(w, "version", *e.version);
+    if (e.metadata) put(w, "metadata", *e.metadata);
     w.EndObject();
   }
   w.EndArray();
@@ -427,6 +452,7 @@ void write_error_event(Writer& w, const ErrorEvent& e) {
   put_error_fields(w, e.error, "error");
   if (e.seq) put(w, "seq", *e.seq);
   put(w, "timestamp", e.timestamp);
+  put(w, "conversationId", e.conversation_id);
 }
 
 void write_conversations(Writer& w, const Conversations& c) {

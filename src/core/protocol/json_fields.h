@@ -207,11 +207,13 @@ inline std::optional<RawJson> read_metadata(Fields& f, const char* field) {
   return raw;
 }
 
-// Characters (UTF-8 code points) of a valid UTF-8 string.
-inline size_t utf8_chars(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80;
-  return n;
+// An id that may be null (version 1.1's parentId): absent -> nullopt, null ->
+// an empty optional inside, a string -> the id.
+inline std::optional<std::optional<std::string>> read_nullable_id(Fields& f, const char* field) {
+  const Value* v = f.find(field);
+  if (!v) return std::nullopt;
+  if (v->IsNull()) return std::optional<std::string>();
+  return f.optional_id(field);
 }
 
 // A reader's result: the first problem Fields saw, or the value.
@@ -233,6 +235,16 @@ inline void put(Writer& w, const char* key, const std::optional<std::string>& s)
 inline void put(Writer& w, const char* key, int64_t v) {
   w.Key(key);
   w.Int64(v);
+}
+// Writes nothing when absent, null for an empty optional inside.
+inline void put_nullable(Writer& w, const char* key, const std::optional<std::optional<std::string>>& s) {
+  if (!s) return;
+  if (*s) {
+    put(w, key, **s);
+  } else {
+    w.Key(key);
+    w.Null();
+  }
 }
 inline void put_bool(Writer& w, const char* key, bool v) {
   w.Key(key);

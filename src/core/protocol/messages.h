@@ -55,6 +55,11 @@ struct Message {
   std::string timestamp;
   std::optional<std::string> content;
   std::vector<Image> images;
+  // Version 1.1: absent = the connection's current conversation.
+  std::optional<std::string> conversation_id;
+  std::optional<RawJson> metadata;  // a JSON object, at most kMaxMetadataBytes
+  // Absent: the newest message of the active branch; a null inside: a new root.
+  std::optional<std::optional<std::string>> parent_id;
 };
 
 struct Typing {  // client -> server
@@ -107,6 +112,16 @@ struct Disconnect {
 constexpr size_t kMaxTitleChars = 200;
 constexpr size_t kMaxMetadataBytes = 4096;
 
+// The title rule, for update_conversation and reply.setTitle alike:
+// too_large past kMaxTitleChars characters (UTF-8 code points).
+inline std::optional<Error> title_error(const std::string& title) {
+  size_t chars = 0;
+  for (unsigned char ch : title) chars += (ch & 0xC0) != 0x80;
+  if (chars <= kMaxTitleChars) return std::nullopt;
+  return Error(ErrorCode::too_large, "field 'title' is " + std::to_string(chars) +
+                                         " characters, over the limit of " + std::to_string(kMaxTitleChars));
+}
+
 struct ListConversations {
   int limit = 20;                     // 1..100
   std::optional<std::string> before;  // a cursor of an earlier page
@@ -149,6 +164,7 @@ struct Confirm {
   std::optional<std::string> status;  // received | processing | analyzed
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct Thinking {
@@ -156,6 +172,7 @@ struct Thinking {
   std::string step;
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct Delta {
@@ -164,6 +181,7 @@ struct Delta {
   int64_t index = 0;
   std::string delta;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct ImageAnalysis {
@@ -193,6 +211,9 @@ struct Response {
   std::optional<std::vector<ImageAnalysis>> image_analysis;
   std::optional<std::vector<Citation>> citations;
   bool cancelled = false;  // on the wire only when true
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
+  std::optional<int64_t> version;   // 1-based count of replies to reply_to (1.1, Branches)
+  std::optional<RawJson> metadata;  // what the handler set (1.1)
 };
 
 struct ToolCall {
@@ -202,6 +223,7 @@ struct ToolCall {
   RawJson arguments;
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct Component {
@@ -211,11 +233,13 @@ struct Component {
   RawJson props;
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct TypingIndicator {  // server -> client
   bool is_typing = false;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct HistoryImage {
@@ -238,6 +262,11 @@ struct HistoryEntry {
   // The server cut `content` so that this one message fits a history frame
   // (limits.max_frame_bytes); chatwire's own extension, ignored by others.
   bool truncated = false;
+  // Version 1.1: the message it follows (a null inside: a root; absent: not
+  // known), the reply's version, the message's metadata.
+  std::optional<std::optional<std::string>> parent_id;
+  std::optional<int64_t> version;
+  std::optional<RawJson> metadata;
 };
 
 struct History {
@@ -250,6 +279,7 @@ struct ErrorEvent {
   Error error;                  // code, text, message_id, image_id, retry_after_ms
   std::optional<int64_t> seq;   // stored errors about a message carry a seq
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: when it names a message
 };
 
 struct ConversationLastMessage {

@@ -69,6 +69,7 @@ Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, s
       }
       text = std::move(stored->frame);
     } else {
+      in_conversation(*frame, conv_id);
       text = protocol::encode(*frame);
     }
     if (by_conv) {

@@ -173,17 +173,29 @@ void ServerHub::send(Conn& c, std::string text) {
   transmits_.push_back(Transmit{c.id, std::move(text)});
 }
 
+void ServerHub::send_error(int64_t now, Conn& c, Error error, const std::string& conversation_id) {
+  send(c, encode_in(conversation_id, protocol::ErrorEvent{std::move(error), std::nullopt, ts(now)}));
+}
+
 void ServerHub::send_error(int64_t now, Conn& c, Error error) {
   send(c, protocol::encode(ServerFrame{protocol::ErrorEvent{std::move(error), std::nullopt, ts(now)}}));
 }
 
 size_t ServerHub::send_to_conversation(const std::string& conversation_id, const std::string& text) {
-  return fanout_.publish(conversation_id, text);
+  const std::string owner = owner_of_conversation(conversation_id);
+  return owner.empty() ? 0 : fanout_.publish(owner, text);
+}
+
+std::string ServerHub::owner_of_conversation(const std::string& conversation_id) {
+  auto it = conversations_.find(conversation_id);
+  if (it != conversations_.end() && !it->second.owner.empty()) return it->second.owner;
+  auto found = store_.find_conversation(conversation_id);
+  return found && *found ? (*found)->owner : std::string();
 }
 
 void ServerHub::forget_conversation_if_idle(const std::string& conversation_id) {
   auto it = conversations_.find(conversation_id);
-  if (it != conversations_.end() && !fanout_.has_local_subscribers(conversation_id) && it->second.turns.empty()) {
+  if (it != conversations_.end() && it->second.connections == 0 && it->second.turns.empty()) {
     const bool had_tools = !it->second.tools.empty();
     conversations_.erase(it);
     if (had_tools) emit_tools(conversation_id, {});  // the application drops its copy too
@@ -294,7 +306,8 @@ void ServerHub::handle_close(int64_t now, ConnId conn, int code) {
   if (c->in_awaiting) awaiting_.erase(c->awaiting_it);
   if (!c->connection_id.empty()) {
     store_.connection_closed(c->connection_id, code, now);
-    fanout_.unsubscribe(c->conversation_id, conn);
+    fanout_.unsubscribe(store::conversation_owner(c->client_id, c->user_id), conn);
+    if (auto it = conversations_.find(c->conversation_id); it != conversations_.end()) --it->second.connections;
     JsonOut ev;
     ev.str("type", "disconnect").str("connectionId", c->connection_id).str("conversationId", c->conversation_id);
     ev.str("clientId", c->client_id).str_or_null("userId", c->user_id).num("code", code);
@@ -383,8 +396,10 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   c.connection_id = connection_id;
   c.conversation_id = conversation_id;
   c.client_id = f.client_id;
-  conversations_.try_emplace(conversation_id);  // its live state (tools, turns) from now on
-  fanout_.subscribe(conversation_id, c.id);
+  Conversation& live = conversations_[conversation_id];  // its live state (tools, turns) from now on
+  live.owner = store::conversation_owner(c.client_id, c.user_id);
+  ++live.connections;
+  fanout_.subscribe(live.owner, c.id);
   if (store_.in_group()) group_.connects.push_back(c.id);
 
   protocol::ConnectConfirm cc;
@@ -397,7 +412,7 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   send(c, protocol::encode(ServerFrame{cc}));
   for (auto& e : replay) send(c, std::move(e.frame));
   if (config_.typing_around_handler && has_active_turn(conversation_id)) {
-    send(c, protocol::encode(ServerFrame{protocol::TypingIndicator{true, ts(now)}}));
+    send(c, encode_in(conversation_id, protocol::TypingIndicator{true, ts(now)}));
   }
 
   JsonOut ev;

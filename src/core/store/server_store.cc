@@ -913,8 +913,8 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
   size_t total = envelope_bytes;
   {
     auto st = db_->prepare(
-        "SELECT seq, role, message_id, reply_to, content, timestamp, response_frame FROM messages "
-        "WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
+        "SELECT seq, role, message_id, reply_to, content, timestamp, response_frame, parent_id, version, metadata "
+        "FROM messages WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
     if (!st) return st.error();
     ScopedStatement s(*st);
     s->bind(1, conversation_id).bind(2, before_seq.value_or(INT64_MAX)).bind(3, limit + 1);
@@ -933,6 +933,9 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
       e.reply_to = s->optional_text(3);
       e.content = s->text(4);
       e.timestamp = s->text(5);
+      e.parent_id = s->optional_text(7);
+      if (e.role == "assistant") e.version = s->int64(8) > 0 ? s->int64(8) : 1;
+      if (auto metadata = s->optional_text(9)) e.metadata = protocol::RawJson{*metadata};
       if (auto frame = s->optional_text(6)) {
         auto decoded = protocol::decode_server_frame(*frame, Limits{});
         if (decoded && std::holds_alternative<protocol::Response>(*decoded)) {
@@ -940,6 +943,7 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
           e.image_analysis = std::move(r.image_analysis);
           e.citations = std::move(r.citations);
           e.cancelled = r.cancelled;
+          if (r.metadata) e.metadata = std::move(r.metadata);
         }
       }
       if (e.role == "user") {
