@@ -1599,5 +1599,47 @@ TEST_F(HubConversationsTest, MessageMetadataOver4KiBIsTooLargeNamingTheMessage) 
   expect_usable(1);
 }
 
+
+TEST_F(HubConversationsTest, ConnectResumesSeveralConversationsInItsOrderAndReplaysEach) {
+  const std::string a = chat(1, "m1");
+  const std::string b = chat(2, "m2");
+  const std::string theirs = chat(3, "m3", kOther);
+  open(4);
+  send(4, in_conversation(connect_frame(kClient, a, 0),
+                          ",\"conversations\":[{\"conversationId\":\"" + b + "\",\"lastSeq\":1},"
+                          "{\"conversationId\":\"" + theirs + "\",\"lastSeq\":0},"
+                          "{\"conversationId\":\"" + conversations::kUnknown + "\"},"
+                          "{\"conversationId\":\"" + a + "\",\"lastSeq\":0}]"));
+  auto frames = take(4);
+  ASSERT_FALSE(frames.empty());
+  J cc(frames[0].text);
+  ASSERT_EQ(cc.type(), "connect_confirm");
+  EXPECT_EQ(cc.s("conversationId"), a);
+  EXPECT_TRUE(cc["resumed"].GetBool());
+  const auto& list = cc["conversations"];
+  ASSERT_EQ(list.Size(), 4u);
+  std::vector<std::pair<std::string, bool>> got;
+  for (const auto& r : list.GetArray()) got.emplace_back(r["conversationId"].GetString(), r["resumed"].GetBool());
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, bool>>{{b, true}, {theirs, false}, {conversations::kUnknown, false}, {a, true}}));
+  // Replays: the current one from seq 1, then b after its lastSeq 1, conversation by conversation.
+  std::vector<std::pair<std::string, int64_t>> replay;
+  for (size_t i = 1; i < frames.size(); ++i) replay.emplace_back(frames[i].s("conversationId"), frames[i].i("seq"));
+  std::vector<std::pair<std::string, int64_t>> want;
+  for (int64_t seq : {1, 2}) want.emplace_back(a, seq);  // confirm, response
+  want.emplace_back(b, 2);
+  EXPECT_EQ(replay, want);
+}
+
+TEST_F(HubConversationsTest, ConnectWithMoreThan100ConversationsIsTooLarge) {
+  std::string list;
+  for (int i = 0; i < 101; ++i) list += std::string(i ? "," : "") + "{\"conversationId\":\"c" + std::to_string(i) + "\"}";
+  open(1);
+  send(1, in_conversation(connect_frame(kClient), ",\"conversations\":[" + list + "]"));
+  J e = only(1, "error");
+  EXPECT_EQ(e.s("code"), "too_large");
+  send(1, connect_frame(kClient));
+  EXPECT_EQ(take(1).front().type(), "connect_confirm");
+}
+
 }  // namespace
 }  // namespace chatwire::server

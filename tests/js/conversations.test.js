@@ -162,3 +162,29 @@ test('a server database written by version-1 code opens and lists, resumes and r
     await old.close();
   }
 });
+
+test('connect resumes several conversations: connect_confirm.conversations in order, then each replay', async () => {
+  const a = await tab();
+  const first = a.confirm.conversationId;
+  const m1 = a.message('in the first');
+  await answered(a, m1);
+  const second = crypto.randomUUID();
+  const m2 = a.message('in the second', { conversationId: second });
+  const r2 = await answered(a, m2);
+  const stranger = await tab();
+  const s1 = stranger.message('not yours');
+  await answered(stranger, s1);
+
+  const again = new WsProbe(url());
+  again.clientId = a.clientId;
+  probes.push(again);
+  const cc = await again.connect({ conversationId: first, lastSeq: 0, conversations: [
+    { conversationId: second, lastSeq: 0 }, { conversationId: stranger.confirm.conversationId, lastSeq: 0 }] });
+  expect(cc.conversations).toEqual([
+    { conversationId: second, resumed: true, recovered: true },
+    { conversationId: stranger.confirm.conversationId, resumed: false, recovered: true }]);
+  await again.waitFor((f) => f.type === 'response' && f.replyTo === m2);
+  const replayed = again.frames.slice(1).map((f) => [f.conversationId, f.type]);
+  expect(replayed).toEqual([[first, 'confirm'], [first, 'response'], [second, 'confirm'], [second, 'response']]);
+  expect(again.frames.at(-1)).toEqual(r2);
+});

@@ -109,7 +109,7 @@ constexpr bool kNoBroadcast = false;
 // ---------------------------------------------------------------- client -> server
 
 constexpr ClientRow kClientRows[] = {
-    client<Connect, read_connect, write_connect>("connect", "clientId timestamp conversationId lastSeq"),
+    client<Connect, read_connect, write_connect>("connect", "clientId timestamp conversationId lastSeq conversations"),
     client<Ping, read_ping, write_ping>("ping", "clientId timestamp"),
     client<Message, read_message, write_message>("message", "messageId clientId timestamp content images conversationId metadata parentId"),
     client<Typing, read_typing, write_typing>("typing", "clientId isTyping timestamp"),
@@ -135,7 +135,7 @@ constexpr ClientRow kClientRows[] = {
 
 constexpr ServerRow kServerRows[] = {
     server<ConnectConfirm, read_connect_confirm, write_connect_confirm>(
-        {kToClient, "connect_confirm", "conversationId connectionId resumed recovered heartbeatMs timestamp",
+        {kToClient, "connect_confirm", "conversationId connectionId resumed recovered heartbeatMs timestamp conversations",
          SeqRule::none, kLive, kNoBroadcast}),
     server<Pong, read_pong, write_pong>(
         {kToClient, "pong", "timestamp", SeqRule::none, kLive, kNoBroadcast}),

@@ -26,11 +26,19 @@ struct RawJson {
 
 // ---------------------------------------------------------------- client -> server
 
+// Version 1.1: one conversation a connect resumes.
+struct ResumeConversation {
+  std::string conversation_id;
+  int64_t last_seq = 0;
+};
+constexpr size_t kMaxResumeConversations = 100;
+
 struct Connect {
   std::string client_id;
   std::string timestamp;
   std::optional<std::string> conversation_id;
   std::optional<int64_t> last_seq;
+  std::optional<std::vector<ResumeConversation>> conversations;  // at most kMaxResumeConversations
 };
 
 struct Ping {
@@ -144,6 +152,13 @@ using ClientFrame = std::variant<Connect, Ping, Message, Typing, LoadMessages, C
 
 // ---------------------------------------------------------------- server -> client
 
+// Version 1.1: how one conversation of connect.conversations was resumed.
+struct ResumedConversation {
+  std::string conversation_id;
+  bool resumed = false;
+  bool recovered = true;
+};
+
 struct ConnectConfirm {
   std::string conversation_id;
   std::string connection_id;
@@ -151,6 +166,7 @@ struct ConnectConfirm {
   bool recovered = true;
   int64_t heartbeat_ms = 10000;
   std::string timestamp;
+  std::optional<std::vector<ResumedConversation>> conversations;  // when connect had them, in its order
 };
 
 struct Pong {

@@ -409,8 +409,38 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   cc.recovered = recovered;
   cc.heartbeat_ms = config_.heartbeat_ms;
   cc.timestamp = ts(now);
+  // Version 1.1: more conversations resumed at once, answered in the
+  // connect's order, each replayed after the current one. Only the owner's
+  // are resumed; an unknown or foreign id is resumed:false, nothing replayed.
+  std::vector<std::vector<store::EventRecord>> more;
+  const std::string owner = store::conversation_owner(c.client_id, c.user_id);  // (inserts below move `live`)
+  if (f.conversations) {
+    cc.conversations.emplace();
+    for (const auto& r : *f.conversations) {
+      protocol::ResumedConversation out{r.conversation_id, false, true};
+      std::vector<store::EventRecord> events;
+      if (r.conversation_id == conversation_id) {
+        out.resumed = resumed;
+        out.recovered = recovered;
+      } else {
+        auto found = store_.find_conversation(r.conversation_id);
+        if (found && *found && (*found)->owner == owner) {
+          out.resumed = true;
+          auto rest = store_.events_after(r.conversation_id, r.last_seq, now, retention());
+          out.recovered = rest && rest->recovered;
+          if (rest) events = std::move(rest->events);
+          conversations_[r.conversation_id].owner = owner;
+        }
+      }
+      cc.conversations->push_back(std::move(out));
+      more.push_back(std::move(events));
+    }
+  }
   send(c, protocol::encode(ServerFrame{cc}));
   for (auto& e : replay) send(c, std::move(e.frame));
+  for (auto& events : more) {
+    for (auto& e : events) send(c, std::move(e.frame));
+  }
   if (config_.typing_around_handler && has_active_turn(conversation_id)) {
     send(c, encode_in(conversation_id, protocol::TypingIndicator{true, ts(now)}));
   }
