@@ -107,24 +107,9 @@ Result<Connect> read_connect(Fields& f, const Limits&) {
   c.timestamp = f.timestamp();
   c.conversation_id = f.optional_id("conversationId");
   c.last_seq = f.integer("lastSeq", false, 0, INT64_MAX);
-  if (const Value* list = f.array("conversations", false)) {
-    if (list->Size() > kMaxResumeConversations) {
-      return Error(ErrorCode::too_large, std::to_string(list->Size()) + " conversations, over the limit of " +
-                                             std::to_string(kMaxResumeConversations));
-    }
-    c.conversations.emplace();
-    for (size_t i = 0; f.ok() && i < list->Size(); ++i) {
-      const Value& v = (*list)[static_cast<rapidjson::SizeType>(i)];
-      const std::string where = "conversations[" + std::to_string(i) + "]";
-      if (!v.IsObject()) return object_error(where);
-      Fields g(v, where + ".");
-      ResumeConversation r;
-      r.conversation_id = g.id("conversationId");
-      r.last_seq = g.integer("lastSeq", false, 0, INT64_MAX).value_or(0);
-      if (!g.ok()) return g.take_error();
-      c.conversations->push_back(std::move(r));
-    }
-  }
+  read_objects(f, "conversations", kMaxResumeConversations, c.conversations, [](Fields& g) {
+    return ResumeConversation{g.id("conversationId"), g.integer("lastSeq", false, 0, INT64_MAX).value_or(0)};
+  });
   return finish(f, std::move(c));
 }
 
@@ -252,15 +237,10 @@ void write_connect(Writer& w, const Connect& c) {
   put(w, "conversationId", c.conversation_id);
   if (c.last_seq) put(w, "lastSeq", *c.last_seq);
   if (c.conversations) {
-    w.Key("conversations");
-    w.StartArray();
-    for (const auto& r : *c.conversations) {
-      w.StartObject();
+    put_objects(w, "conversations", *c.conversations, [&w](const ResumeConversation& r) {
       put(w, "conversationId", r.conversation_id);
       put(w, "lastSeq", r.last_seq);
-      w.EndObject();
-    }
-    w.EndArray();
+    });
   }
 }
 

@@ -89,19 +89,10 @@ Result<ConnectConfirm> read_connect_confirm(Fields& f, const Limits&) {
   c.recovered = f.boolean("recovered", false).value_or(true);
   c.heartbeat_ms = f.integer("heartbeatMs", false, 1, INT64_MAX).value_or(10000);
   c.timestamp = f.timestamp();
-  if (const Value* list = f.array("conversations", false)) {
-    c.conversations.emplace();
-    for (size_t i = 0; f.ok() && i < list->Size(); ++i) {
-      const Value& v = (*list)[static_cast<rapidjson::SizeType>(i)];
-      const std::string where = "conversations[" + std::to_string(i) + "]";
-      if (!v.IsObject()) return object_error(where);
-      Fields g(v, where + ".");
-      ResumedConversation r{g.id("conversationId"), g.boolean("resumed", true).value_or(false),
-                            g.boolean("recovered", false).value_or(true)};
-      if (!g.ok()) return g.take_error();
-      c.conversations->push_back(std::move(r));
-    }
-  }
+  read_objects(f, "conversations", SIZE_MAX, c.conversations, [](Fields& g) {
+    return ResumedConversation{g.id("conversationId"), g.boolean("resumed", true).value_or(false),
+                               g.boolean("recovered", false).value_or(true)};
+  });
   return finish(f, std::move(c));
 }
 
@@ -355,16 +346,11 @@ void write_connect_confirm(Writer& w, const ConnectConfirm& c) {
   put(w, "heartbeatMs", c.heartbeat_ms);
   put(w, "timestamp", c.timestamp);
   if (c.conversations) {
-    w.Key("conversations");
-    w.StartArray();
-    for (const auto& r : *c.conversations) {
-      w.StartObject();
+    put_objects(w, "conversations", *c.conversations, [&w](const ResumedConversation& r) {
       put(w, "conversationId", r.conversation_id);
       put_bool(w, "resumed", r.resumed);
       put_bool(w, "recovered", r.recovered);
-      w.EndObject();
-    }
-    w.EndArray();
+    });
   }
 }
 

@@ -216,6 +216,38 @@ inline std::optional<std::optional<std::string>> read_nullable_id(Fields& f, con
   return f.optional_id(field);
 }
 
+// The objects of array `field` (`max` at most: too_large past it), each read
+// by read_item(Fields of that object) into `out`; the first error fails `f`.
+// Absent or null: `out` stays nullopt.
+template <class T, class Read>
+void read_objects(Fields& f, const char* field, size_t max, std::optional<std::vector<T>>& out, Read read_item) {
+  const Value* list = f.array(field, false);
+  if (!list || !f.ok()) return;
+  if (list->Size() > max) {
+    f.fail(ErrorCode::too_large, std::to_string(list->Size()) + " " + field + ", over the limit of " +
+                                     std::to_string(max));
+    return;
+  }
+  out.emplace();
+  for (size_t i = 0; f.ok() && i < list->Size(); ++i) {
+    const Value& v = (*list)[static_cast<rapidjson::SizeType>(i)];
+    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
+    if (!v.IsObject()) {
+      Error e = object_error(where);
+      f.fail(e.code, e.message);
+      return;
+    }
+    Fields g(v, where + ".");
+    T item = read_item(g);
+    if (!g.ok()) {
+      Error e = g.take_error();
+      f.fail(e.code, e.message);
+      return;
+    }
+    out->push_back(std::move(item));
+  }
+}
+
 // A reader's result: the first problem Fields saw, or the value.
 template <class T>
 Result<T> finish(Fields& f, T&& value) {
@@ -236,6 +268,19 @@ inline void put(Writer& w, const char* key, int64_t v) {
   w.Key(key);
   w.Int64(v);
 }
+// `key`: [ one object per item, its members written by write_members(item) ].
+template <class List, class Write>
+void put_objects(Writer& w, const char* key, const List& items, Write write_members) {
+  w.Key(key);
+  w.StartArray();
+  for (const auto& item : items) {
+    w.StartObject();
+    write_members(item);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
 // Writes nothing when absent, null for an empty optional inside.
 inline void put_nullable(Writer& w, const char* key, const std::optional<std::optional<std::string>>& s) {
   if (!s) return;
