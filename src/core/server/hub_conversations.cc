@@ -104,6 +104,7 @@ Result<bool> ServerHub::apply_update(int64_t now, const store::ConversationRecor
 Result<bool> ServerHub::apply_delete(int64_t now, const store::ConversationRecord& conv) {
   auto deleted = store_.delete_conversation(conv.id);
   if (!deleted) return store_failed(deleted.error(), "delete_conversation");
+  if (auto it = conversations_.find(conv.id); it != conversations_.end()) it->second.leaf.reset();
   send_to_owner(conv.owner, protocol::encode(ServerFrame{protocol::ConversationDeleted{conv.id, ts(now)}}));
   return true;
 }

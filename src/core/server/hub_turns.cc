@@ -167,6 +167,7 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   } else {
     store_ok_ = true;
   }
+  note_message(conv_id, record.parent_id, m.message_id);
   for (const auto& f : frames) send_to_conversation(conv_id, f);
 
   JsonOut ev;
@@ -317,9 +318,23 @@ Result<bool> ServerHub::use_conversation(int64_t now, Conn& c, const std::string
   return true;
 }
 
+void ServerHub::note_message(const std::string& conversation_id, const std::optional<std::string>& parent,
+                             const std::string& id) {
+  auto it = conversations_.find(conversation_id);
+  if (it == conversations_.end()) return;
+  auto& leaf = it->second.leaf;
+  // A new message is its parent's newest child: it is the leaf when its
+  // parent was (or it is a new root: the newest root). Otherwise unknown.
+  if ((leaf && *leaf == parent) || !parent) leaf = std::optional<std::string>(id);
+  else leaf.reset();
+}
+
 Result<std::optional<std::string>> ServerHub::default_parent(const std::string& conversation_id,
                                                              const std::string& message_id) {
+  auto& live = conversations_[conversation_id];
+  if (live.leaf && *live.leaf != std::optional<std::string>(message_id)) return *live.leaf;
   auto leaf = store_.active_leaf(conversation_id);
+  if (leaf) conversations_[conversation_id].leaf = *leaf;
   if (!leaf || !*leaf || **leaf != message_id) return leaf;
   auto branch = store_.message_branch(conversation_id, message_id, 2);
   if (!branch) return branch.error();
@@ -387,6 +402,7 @@ Result<bool> ServerHub::end_with_response(int64_t now, Turn& t, protocol::Respon
     store_.rollback();
     return lose_turn(now, t, done.error());
   }
+  note_message(t.conversation_id, t.message_id, r.message_id);
   send_to_conversation(t.conversation_id, ev->frame);
   end_turn(now, turn_id);
   return true;
@@ -619,6 +635,9 @@ Result<bool> ServerHub::commit_group(int64_t now) {
   auto r = store_.commit_group();
   GroupJournal g = std::move(group_);
   group_ = GroupJournal{};
+  if (!r) {
+    for (auto& [id, conv] : conversations_) conv.leaf.reset();  // what the group stored is gone
+  }
   if (r) {
     if (!g.failed) store_ok_ = true;
     return r;

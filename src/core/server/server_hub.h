@@ -279,6 +279,10 @@ class ServerHub {
     std::map<std::string, std::string> turns;  // client messageId -> turn id
     std::string owner;
     int connections = 0;  // open connections whose current conversation it is
+    // The newest message of the active branch (nullopt inside: none yet),
+    // when known: walking the branch from its root costs one query per
+    // message, so note_message keeps it current and clears it when unsure.
+    std::optional<std::optional<std::string>> leaf;
   };
 
   // ---- frame handlers
@@ -342,6 +346,9 @@ class ServerHub {
   // active branch, or, when that is the message itself (a retry), its parent.
   Result<std::optional<std::string>> default_parent(const std::string& conversation_id,
                                                     const std::string& message_id);
+  // A message `id` with `parent` was stored: the cached active leaf follows.
+  void note_message(const std::string& conversation_id, const std::optional<std::string>& parent,
+                    const std::string& id);
   void forget_conversation_if_idle(const std::string& conversation_id);
   // The owner of a conversation (live state first, else the store; '' when unknown).
   std::string owner_of_conversation(const std::string& conversation_id);

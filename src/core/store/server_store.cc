@@ -116,7 +116,9 @@ UPDATE conversations SET
   owner = CASE WHEN user_id <> '' THEN 'u:' || user_id ELSE 'c:' || client_id END,
   updated_at = COALESCE((SELECT MAX(e.created_at) FROM events e WHERE e.conversation_id = conversations.id),
                         created_at);
-CREATE INDEX conversations_owner ON conversations(owner, updated_at DESC, id DESC);
+-- Not on updated_at: every event moves it, and an index on it would be
+-- rewritten twice per turn; an owner's list is sorted when asked for.
+CREATE INDEX conversations_owner ON conversations(owner);
 ALTER TABLE messages ADD COLUMN parent_id TEXT;
 ALTER TABLE messages ADD COLUMN version INTEGER;
 ALTER TABLE messages ADD COLUMN metadata TEXT;
