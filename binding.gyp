@@ -20,7 +20,12 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wno-unused-parameter"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "libraries": ["<!@(pkg-config --libs libwebsockets sqlite3 libcrypto)", "-ldl"]
+      # SQLite linked statically (its symbols kept out of the addon's dynamic
+      # symbol table, so another SQLite in the process never binds to ours):
+      # the addon needs nothing beyond glibc, libstdc++, libgcc and OpenSSL 3
+      # (docs/packaging.md; scripts/pack-test.sh checks it with ldd).
+      "libraries": ["-Wl,--exclude-libs,libsqlite3.a", "<!(pkg-config --variable=libdir sqlite3)/libsqlite3.a",
+                    "<!@(pkg-config --libs libssl libcrypto)", "-lm"]
     }
   ]
 }

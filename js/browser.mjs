@@ -31,7 +31,7 @@ async function loadModule() {
 const wasm = createWasmExports(loadModule,
   'chatwire: ChatServer runs in Node only (import chatwire from a Node backend)');
 
-export const { codec, sniffImage, base64, ChatClient, ChatServer } = wasm;
+export const { codec, sniffImage, sniffAudio, base64, ChatClient, ChatServer } = wasm;
 
 /** Loads the WebAssembly module; every other call needs it done first (ChatClient.create does it). */
 export const init = wasm.init;

@@ -7,6 +7,11 @@ export type ErrorCode =
   | 'bad_json' | 'unknown_type' | 'invalid_field' | 'too_large' | 'image_invalid'
   | 'unauthorized' | 'rate_limited' | 'not_found' | 'internal' | 'unavailable';
 
+/**
+ * The core's error codes (the same list as ErrorCode), read from the native
+ * build: filled at import from the Node addon, by `init()` in the WebAssembly
+ * build (empty before it); frozen once filled.
+ */
 export declare const ERROR_CODES: readonly ErrorCode[];
 
 /** The one error class of chatwire. */
@@ -62,12 +67,32 @@ export declare function sniffImage(bytes: Uint8Array | ArrayBuffer | ArrayBuffer
   mimeType: ImageMimeType; width: number; height: number;
 };
 
+export type AudioMimeType = 'audio/wav' | 'audio/ogg' | 'audio/webm' | 'audio/mpeg';
+
+/**
+ * Type and duration from an audio file's headers, after walking its structure
+ * far enough to know it is that format (WAV's RIFF chunks through 'fmt ' to
+ * 'data', every Ogg page with its CRC and an OpusHead or Vorbis header, the
+ * WebM EBML header, Info and audio Tracks up to the first Cluster, an MP3's
+ * ID3v2 tag and two frame headers; no sample is decoded). `durationMs` is null
+ * when the headers do not tell it (a MediaRecorder WebM). With
+ * `options.mimeType`, the whole check a message's audio gets: that declared
+ * type must match, and PROTOCOL.md's limits (10 MiB, 300 s) apply. Throws
+ * ChatError('invalid_field') with the reason, or ChatError('too_large').
+ */
+export declare function sniffAudio(
+  bytes: Uint8Array | ArrayBuffer | ArrayBufferView,
+  options?: { mimeType?: string },
+): { mimeType: AudioMimeType; durationMs: number | null };
+
 export interface Limits {
   maxFrameBytes: number;       // 16 MiB: over it the socket is closed with 1009
   maxContentBytes: number;     // 32 KiB of UTF-8 text per message
   maxImages: number;           // 5 per message
   maxImageBytes: number;       // 8 MiB per image, decoded
   maxImageDimension: number;   // 8192 px, width and height
+  maxAudioBytes: number;       // 10 MiB: a message's audio, decoded
+  maxAudioDurationMs: number;  // 300,000 ms (300 s), where the headers tell it
   messagesPerSecond: number;   // 20
   messageBurst: number;        // 40
   maxTools: number;            // 128 tools in one configure_tools
@@ -167,6 +192,12 @@ export interface ReconnectOptions {
   jitter?: number;
 }
 
+/**
+ * ChatClient.create's options. A value of the wrong type is a TypeError
+ * naming the option; one outside its range (the core's, the same in both
+ * builds: docs/security.md) a RangeError naming the option, its range and the
+ * value, thrown before any storage is opened.
+ */
 export interface ChatClientOptions {
   url: string;
   /**
@@ -179,7 +210,7 @@ export interface ChatClientOptions {
   storage?: string;
   /** Returns a fresh one-use ticket; called before every connection attempt. */
   ticket?: () => Promise<string> | string;
-  /** Longest ping interval (default 10000); the server's heartbeatMs is used when shorter. Silence for 3x the interval in use is a lost socket. */
+  /** Longest ping interval (default 10000, at least 100); the server's heartbeatMs is used when shorter. Silence for 3x the interval in use is a lost socket. */
   heartbeatMs?: number;
   reconnect?: ReconnectOptions;
   tools?: Record<string, (args: any) => unknown | Promise<unknown>>;
@@ -304,7 +335,10 @@ export interface Reply {
   typing(isTyping: boolean): boolean;
   /** An interactive component; returns its componentId ('' after a cancel). */
   component(kind: string, props?: unknown): string;
-  /** Runs a client tool; resolves with its result, rejects with ChatError on its error or the timeout (default 30 s). */
+  /**
+   * Runs a client tool; resolves with its result, rejects with ChatError on its error or the timeout.
+   * `timeoutMs`: default 30000, from 1 to 2^31-1 (a RangeError otherwise); both are the core's.
+   */
   callTool(name: string, args?: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
   /**
    * Ends the turn; `content` defaults to the streamed text. After a cancel: the streamed text with cancelled: true.
@@ -321,6 +355,11 @@ export interface Reply {
   setTitle(title: string): boolean;
 }
 
+/**
+ * new ChatServer's options: the defaults and ranges are the core's
+ * (docs/security.md lists them). The wrong type is a TypeError naming the
+ * option; out of range, a RangeError naming it, its range and the value.
+ */
 export interface ChatServerOptions {
   host?: string;
   port?: number;

@@ -1,10 +1,11 @@
-// chatwire for Node: the native addon (libwebsockets transport, SQLite file store).
+// chatwire for Node: the native addon (its own WebSocket transport on Node's loop, SQLite file store).
 import { createRequire } from 'node:module';
 import { createApi } from './internal/api.mjs';
 import { createClientClass } from './internal/client.mjs';
 import { createImageReader } from './internal/images.mjs';
 import { createNodePlatform } from './internal/platform-node.mjs';
 import { createServerClass } from './server.mjs';
+import { useErrorCodes } from './internal/errors.mjs';
 
 export { ChatError, ERROR_CODES } from './internal/errors.mjs';
 export { createChatStore } from './internal/store.mjs';
@@ -26,14 +27,15 @@ function loadAddon() {
 }
 
 const addon = loadAddon();
+useErrorCodes(addon);
 
-export const { codec, sniffImage, base64 } = createApi(() => addon);
+export const { codec, sniffImage, sniffAudio, base64 } = createApi(() => addon);
 
-/** The chat client over libwebsockets, storing in SQLite (a file path or 'memory'). */
+/** The chat client over the addon's WebSocket client, storing in SQLite (a file path or 'memory'). */
 export const ChatClient = createClientClass(createNodePlatform(addon, createImageReader(base64.decode)));
 
 /** The WebSocket chat server (Node only); see ChatServerOptions in index.d.ts. */
-export const ChatServer = createServerClass(addon, (limits) => codec.limits(limits));
+export const ChatServer = createServerClass(addon);
 
 /** Resolves when the native part is ready (immediately for the addon; kept for parity with WASM). */
 export async function init() {}

@@ -1,12 +1,12 @@
 // ChatServer for Node backends. The native side (src/node/server.cc) runs the
-// libwebsockets server on Node's loop and the core's ServerHub, which answers
+// WebSocket and HTTP server (src/node/ws_server.cc) on Node's loop and the core's ServerHub, which answers
 // connect, confirm, pong, errors, replay and limits without JS. JS is called
 // only for what the application decides: the reply to a message, component
 // actions, and who gets a ticket.
 import { EventEmitter } from 'node:events';
 import { ChatError } from './internal/errors.mjs';
 import {
-  assertOpen, isObject, optionalFunction, optionalInteger, optionalObject, optionalString, requireFunction,
+  assertOpen, coreOptions, isObject, optionalInteger, optionalObject, optionalString, requireFunction,
 } from './internal/options.mjs';
 
 function check(result) {
@@ -14,18 +14,17 @@ function check(result) {
   return result.value;
 }
 
-/**
- * @param {object} addon the native addon
- * @param {(limits: object) => object} fullLimits the core's limits check (codec.limits)
- */
-export function createServerClass(addon, fullLimits) {
+/** @param {object} addon the native addon */
+export function createServerClass(addon) {
   /** The `reply` argument of an onMessage handler: everything a turn can send. */
   class Reply {
     #server;
     #turn;
-    constructor(server, turn) {
+    #toolTimeout;
+    constructor(server, turn, toolTimeout) {
       this.#server = server;
       this.#turn = turn;
+      this.#toolTimeout = toolTimeout;
     }
 
     /** Aborted when the client cancels this message (never by a disconnect). */
@@ -70,11 +69,17 @@ export function createServerClass(addon, fullLimits) {
 
     /**
      * Asks the client to run one of its tools; resolves with its result, rejects
-     * with a ChatError carrying the tool's error, or on timeout (default 30 s).
+     * with a ChatError carrying the tool's error, or on timeout (the core's
+     * default, 30 s, unless options.timeoutMs says otherwise).
      */
     callTool(name, args = {}, options = {}) {
       if (typeof name !== 'string' || !name) throw new TypeError('name must be a non-empty string');
-      const timeoutMs = optionalInteger(optionalObject(options, 'options').timeoutMs, 'options.timeoutMs', 30000, 1);
+      // The default and the range are the core's (TurnPolicy, server_config.h).
+      const { defaultMs, minMs, maxMs } = this.#toolTimeout;
+      const timeoutMs = optionalInteger(optionalObject(options, 'options').timeoutMs, 'options.timeoutMs') ?? defaultMs;
+      if (timeoutMs < minMs || timeoutMs > maxMs) {
+        throw new RangeError(`options.timeoutMs must be an integer from ${minMs} to ${maxMs}, got ${timeoutMs}`);
+      }
       const id = check(this.#server._native().toolCall(this.#turn.id, name, JSON.stringify(args ?? {})));
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -106,7 +111,8 @@ export function createServerClass(addon, fullLimits) {
   }
 
   class ChatServer extends EventEmitter {
-    #options;
+    #options;      // the core's reading of them: every option's value or default (no secret)
+    #optionsJson;  // as given, for ServerNative
     #native = null;
     #messageHandler = null;
     #componentHandler = null;
@@ -121,47 +127,40 @@ export function createServerClass(addon, fullLimits) {
     /** See ChatServerOptions in index.d.ts; nothing is opened until listen(). */
     constructor(options = {}) {
       super();
+      // Types here; ranges, defaults and how heartbeatMs / heartbeatTimeoutMs
+      // relate are the core's (parse_server_config), asked before anything opens.
       const o = optionalObject(options, 'options');
       const auth = o.auth === undefined ? undefined : optionalObject(o.auth, 'options.auth');
       if (auth) {
-        if (typeof auth.secret !== 'string' || auth.secret.length < 16) {
+        if (typeof auth.secret !== 'string') {
           throw new TypeError('options.auth.secret must be a string of at least 16 characters');
         }
         requireFunction(auth.authenticate, 'options.auth.authenticate');
       }
-      // heartbeatMs / heartbeatTimeoutMs defaults and how they relate are the
-      // core's (parse_server_config): only pass on what was given.
-      const heartbeatMs = o.heartbeatMs === undefined ? undefined
-        : optionalInteger(o.heartbeatMs, 'options.heartbeatMs', 10000, 100);
-      const heartbeatTimeoutMs = o.heartbeatTimeoutMs === undefined ? undefined
-        : optionalInteger(o.heartbeatTimeoutMs, 'options.heartbeatTimeoutMs', 30000, 100);
       if (o.allowedOrigins !== undefined &&
           (!Array.isArray(o.allowedOrigins) || o.allowedOrigins.some((x) => typeof x !== 'string'))) {
         throw new TypeError('options.allowedOrigins must be an array of strings');
       }
-      const path = optionalString(o.path, 'options.path', '/ws/chat');
-      if (!path.startsWith('/')) throw new TypeError("options.path must start with '/'");
-      this.#options = {
-        host: optionalString(o.host, 'options.host', '127.0.0.1'),
-        port: optionalInteger(o.port, 'options.port', 0, 0, 65535),
-        path,
-        database: optionalString(o.database, 'options.database', ':memory:'),
-        heartbeatMs,
-        heartbeatTimeoutMs,
-        limits: fullLimits(o.limits === undefined ? undefined : optionalObject(o.limits, 'options.limits')),
+      this.#optionsJson = JSON.stringify({
+        host: optionalString(o.host, 'options.host'),
+        port: optionalInteger(o.port, 'options.port'),
+        path: optionalString(o.path, 'options.path'),
+        database: optionalString(o.database, 'options.database'),
+        heartbeatMs: optionalInteger(o.heartbeatMs, 'options.heartbeatMs'),
+        heartbeatTimeoutMs: optionalInteger(o.heartbeatTimeoutMs, 'options.heartbeatTimeoutMs'),
+        limits: o.limits === undefined ? undefined : optionalObject(o.limits, 'options.limits'),
         auth: auth && {
           secret: auth.secret,
-          ticketTtlMs: optionalInteger(auth.ticketTtlMs, 'options.auth.ticketTtlMs', 60000, 1000),
+          ticketTtlMs: optionalInteger(auth.ticketTtlMs, 'options.auth.ticketTtlMs'),
         },
-        allowedOrigins: o.allowedOrigins ?? [],
-        maxConnectionsPerIp: optionalInteger(o.maxConnectionsPerIp, 'options.maxConnectionsPerIp', 0, 0),
-        retentionMs: optionalInteger(o.retentionMs, 'options.retentionMs', 24 * 3600 * 1000, 0),
-        retentionEvents: optionalInteger(o.retentionEvents, 'options.retentionEvents', 10000, 0),
-        typingAroundHandler: o.typingAroundHandler === undefined ? true : Boolean(o.typingAroundHandler),
-        maxDatabaseBytes: optionalInteger(o.maxDatabaseBytes, 'options.maxDatabaseBytes', 0, 0),
-      };
-      const invalid = addon.checkServerOptions(JSON.stringify(this.#options));
-      if (invalid) throw new RangeError(invalid);
+        allowedOrigins: o.allowedOrigins,
+        maxConnectionsPerIp: optionalInteger(o.maxConnectionsPerIp, 'options.maxConnectionsPerIp'),
+        retentionMs: optionalInteger(o.retentionMs, 'options.retentionMs'),
+        retentionEvents: optionalInteger(o.retentionEvents, 'options.retentionEvents'),
+        typingAroundHandler: o.typingAroundHandler === undefined ? undefined : Boolean(o.typingAroundHandler),
+        maxDatabaseBytes: optionalInteger(o.maxDatabaseBytes, 'options.maxDatabaseBytes'),
+      });
+      this.#options = coreOptions(addon.serverOptions(this.#optionsJson));
       this.#authenticate = auth?.authenticate;
     }
 
@@ -189,7 +188,7 @@ export function createServerClass(addon, fullLimits) {
       assertOpen(this.#closed, 'ChatServer');
       if (this.#listening) throw new TypeError('ChatServer is already listening');
       this.#native = new addon.ServerNative(
-        JSON.stringify(this.#options),
+        this.#optionsJson,
         (events) => this.#onEvents(events),
         (request) => this.#onTicketRequest(request),
         (done) => this.#onStored(done),
@@ -352,7 +351,9 @@ export function createServerClass(addon, fullLimits) {
           return JSON.parse(check(this.#native.turnHistory(turn.id, limit)));
         },
       };
-      const reply = new Reply(this, turn);
+      const reply = new Reply(this, turn, this.#options.toolTimeout);
+      // What a turn left without a reply gets is the core's (TurnPolicy, server_config.h).
+      const { unanswered, failed } = this.#options.turnEnd;
       try {
         if (!this.#messageHandler) throw new Error('no onMessage handler is set');
         await this.#messageHandler(msg, reply);
@@ -360,7 +361,7 @@ export function createServerClass(addon, fullLimits) {
           if (turn.controller.signal.aborted) {
             check(native.respond(turn.id, '{}'));  // the core sends the cancelled reply, or nothing
           } else {
-            check(native.fail(turn.id, 'internal', 'the assistant finished without a reply'));
+            check(native.fail(turn.id, unanswered.code, unanswered.error));
             this.#reportError(new Error(`onMessage handler for ${m.messageId} returned without reply.respond()`));
           }
         }
@@ -371,7 +372,7 @@ export function createServerClass(addon, fullLimits) {
             check(native.respond(turn.id, '{}'));
           } else {
             // The client sees a generic text: the handler's error may hold secrets.
-            check(native.fail(turn.id, 'internal', 'the assistant failed while preparing the reply'));
+            check(native.fail(turn.id, failed.code, failed.error));
             this.#reportError(err);
           }
         }

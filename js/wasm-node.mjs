@@ -17,7 +17,7 @@ const wasm = createWasmExports(() => {
   return createModule({ wasmBinary: readFileSync(glue.replace(/\.cjs$/, '.wasm')) });
 }, "chatwire/wasm has no ChatServer: import { ChatServer } from 'chatwire' (the Node addon)");
 
-export const { codec, sniffImage, base64, ChatClient, ChatServer } = wasm;
+export const { codec, sniffImage, sniffAudio, base64, ChatClient, ChatServer } = wasm;
 
 /** Loads the WebAssembly module; every other call needs it done first (ChatClient.create does it). */
 export const init = wasm.init;

@@ -4,12 +4,12 @@
 #   npm run fuzz -- [seconds per target, default 60] [target ...]
 #   scripts/fuzz.sh 300 server_hub client_engine
 #
-# Targets: frame_decoder base64 image client_engine server_hub wire (default: all).
+# Targets: frame_decoder base64 image audio client_engine server_hub wire (default: all).
 # Builds with clang, ASan + UBSan and libFuzzer instrumentation in out/fuzz
 # (CHATWIRE_FUZZ_DIR to change). Before fuzzing, each target replays its saved
 # crashes (tests/fuzz/regressions/<target>/, they must pass now).
 #
-# The seed corpora (tests/fuzz/corpus/<target>/, tests/fixtures/images) are
+# The seed corpora (tests/fuzz/corpus/<target>/, tests/fixtures/images, tests/fixtures/audio) are
 # only READ: libFuzzer writes new inputs into the first corpus directory it is
 # given, which is always a scratch one (out/fuzz/work/corpus/<target>/, kept
 # between runs so coverage accumulates). Crashes land in
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 SECS=${1:-60}
 shift || true
-ALL=(frame_decoder base64 image client_engine server_hub wire)
+ALL=(frame_decoder base64 image audio client_engine server_hub wire)
 TARGETS=("${@:-${ALL[@]}}")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 BUILD=${CHATWIRE_FUZZ_DIR:-out/fuzz}
@@ -34,12 +34,14 @@ dict_of() {
   case "$1" in
     frame_decoder | server_hub | client_engine) echo "-dict=tests/fuzz/json.dict" ;;
     image) echo "-dict=tests/fuzz/image.dict" ;;
+    audio) echo "-dict=tests/fuzz/audio.dict" ;;
   esac
 }
 
 seeds_of() {
   case "$1" in
     image) echo tests/fixtures/images ;;
+    audio) echo tests/fixtures/audio ;;
     *) echo "tests/fuzz/corpus/$1" ;;
   esac
 }

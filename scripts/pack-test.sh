@@ -5,9 +5,12 @@
 # empty project with nothing but the package's own "dependencies" and no network
 # (npm install --offline; the dependencies are packed from this repository's
 # node_modules, i.e. the versions package-lock.json pins), which compiles the
-# addon with node-gyp, then runs tests/pack/smoke.mjs there: import and require
-# of 'chatwire' and 'chatwire/wasm', one message each through a ChatServer.
-# Needs what scripts/setup.sh installs (compiler, libwebsockets-dev, ...).
+# addon with node-gyp, checks with ldd that the addon needs nothing from the
+# system beyond glibc, libstdc++, libgcc and OpenSSL 3 (what a prebuilt addon
+# may assume, docs/packaging.md), then runs tests/pack/smoke.mjs there: import
+# and require of 'chatwire' and 'chatwire/wasm', one message each through a
+# ChatServer.
+# Needs what scripts/setup.sh installs (compiler, libsqlite3-dev, ...).
 # CHATWIRE_PACK_KEEP=1 keeps the temporary folder; it is kept on failure too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +68,20 @@ t=$(date +%s)
 [ -f "$APP/node_modules/chatwire/build/Release/chatwire.node" ] || fail "the install built no addon" "$WORK/install.log"
 [ ! -e "$APP/node_modules/esbuild" ] || fail "esbuild (a devDependency) was installed" "$WORK/install.log"
 log "installed into an empty project with $(ls "$APP/node_modules" | wc -l) packages, addon compiled ($(seconds "$t") s)"
+
+# ------------------------------------------------------------------ what the addon links
+# Only glibc (libc, libm, the loader, vdso, the libdl/libpthread stubs),
+# libstdc++, libgcc_s and OpenSSL 3: anything else (libsqlite3, libwebsockets,
+# libuv, ...) would have to be installed on the user's machine.
+ADDON=$APP/node_modules/chatwire/build/Release/chatwire.node
+ldd "$ADDON" >"$WORK/ldd.txt" 2>&1 || fail "ldd of the addon" "$WORK/ldd.txt"
+if awk '{print $1}' "$WORK/ldd.txt" \
+    | grep -vE '^(linux-vdso\.so\.1|libc\.so\.6|libm\.so\.6|libdl\.so\.2|libpthread\.so\.0|libstdc\+\+\.so\.6|libgcc_s\.so\.1|libssl\.so\.3|libcrypto\.so\.3|/lib(64)?/ld-linux-x86-64\.so\.2)$' \
+    >"$WORK/ldd-extra.txt" || grep -q 'not found' "$WORK/ldd.txt"; then
+  cat "$WORK/ldd.txt" >>"$WORK/ldd-extra.txt"
+  fail "the addon links libraries beyond glibc, libstdc++, libgcc and OpenSSL 3 ($(awk '{print $1}' "$WORK/ldd-extra.txt" | head -n 5 | paste -sd' '))" "$WORK/ldd-extra.txt"
+fi
+log "the addon links only $(awk '{print $1}' "$WORK/ldd.txt" | sed 's|.*/||' | paste -sd' ')"
 
 # ------------------------------------------------------------------ use it
 cp tests/pack/smoke.mjs "$APP/smoke.mjs"

@@ -10,13 +10,14 @@ log() { printf '\n== setup: %s\n' "$*"; }
 # ---------------------------------------------------------------- system packages
 PACKAGES=(
   build-essential cmake pkg-config python3 git ca-certificates
-  libwebsockets-dev libwebsockets-evlib-uv libssl-dev   # Node transport, tickets (HMAC)
-  rapidjson-dev libsqlite3-dev                          # core: JSON, store
+  libssl-dev                                            # wss:// client, tickets (HMAC)
+  rapidjson-dev libsqlite3-dev                          # core: JSON, store (SQLite linked statically)
   libgtest-dev libgmock-dev libbenchmark-dev            # C++ tests and benchmarks
   clang libclang-rt-14-dev                              # libFuzzer and sanitizers
   emscripten                                            # WebAssembly build
   chromium                                              # browser tests (tests/e2e)
   python3-matplotlib                                    # bench/plot.py (npm run bench)
+  sox ffmpeg opus-tools vorbis-tools lame               # audio fixtures (scripts/make-audio-fixtures.sh)
 )
 command -v node >/dev/null || PACKAGES+=(nodejs npm)
 

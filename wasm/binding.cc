@@ -56,8 +56,16 @@ val sniff_image(val bytes) {
   return from_json(api::sniff_image(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
 
+val sniff_audio(val bytes, val declared_mime) {
+  const std::string b = bytes_from(bytes);
+  const bool declared = declared_mime.isString();
+  const std::string mime = declared ? declared_mime.as<std::string>() : std::string();
+  return from_json(api::sniff_audio(reinterpret_cast<const uint8_t*>(b.data()), b.size(), declared ? &mime : nullptr));
+}
+
 val limits(std::string json) { return from_json(api::limits_json(json)); }
 val error_codes() { return from_json(api::error_codes_json()); }
+val client_options(std::string json) { return from_json(api::client_options_json(json)); }
 
 // Scratch memory reused across base64 calls, so a photo-sized call does not
 // allocate (and fault in) fresh wasm pages every time.
@@ -193,8 +201,10 @@ EMSCRIPTEN_BINDINGS(chatwire) {
   emscripten::function("decodeFrame", &decode_frame);
   emscripten::function("encodeFrame", &encode_frame);
   emscripten::function("sniffImage", &sniff_image);
+  emscripten::function("sniffAudio", &sniff_audio);
   emscripten::function("limits", &limits);
   emscripten::function("errorCodes", &error_codes);
+  emscripten::function("clientOptions", &client_options);
   emscripten::function("base64Encode", &base64_encode);
   emscripten::function("base64Decode", &base64_decode);
 

@@ -58,6 +58,24 @@ export function createApi(native) {
     return { mimeType: r.mimeType, width: r.width, height: r.height };
   }
 
+  /**
+   * Audio type and duration from the bytes' headers (WAV, Ogg Opus/Vorbis,
+   * WebM, MP3), without decoding samples: { mimeType, durationMs } with
+   * durationMs null when the headers do not tell it. With options.mimeType,
+   * the whole check a message's audio gets (that declared type, PROTOCOL.md's
+   * 10 MiB and 300 s). Throws ChatError('invalid_field') with the reason, or
+   * ChatError('too_large') over a limit.
+   */
+  function sniffAudio(bytes, options = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const { mimeType } = options;
+    if (mimeType !== undefined && typeof mimeType !== 'string') {
+      throw new TypeError('options.mimeType must be a string');
+    }
+    const r = unwrap(native().sniffAudio(asBytes(bytes, 'bytes'), mimeType));
+    return { mimeType: r.mimeType, durationMs: r.durationMs };
+  }
+
   const base64 = Object.freeze({
     /** Standard base64 with padding. */
     encode(bytes) { return native().base64Encode(asBytes(bytes, 'bytes')); },
@@ -68,5 +86,5 @@ export function createApi(native) {
     },
   });
 
-  return { codec, sniffImage, base64 };
+  return { codec, sniffImage, sniffAudio, base64 };
 }

@@ -12,7 +12,9 @@
 // follower opens the persisted database itself and becomes the leader.
 import { ChatError } from './errors.mjs';
 import { openHttpStream } from './http-transport.mjs';
-import { isObject, optionalFunction, optionalInteger, optionalNumber, optionalObject, optionalString } from './options.mjs';
+import {
+  coreOptions, isObject, optionalFunction, optionalInteger, optionalNumber, optionalObject, optionalString,
+} from './options.mjs';
 
 const EVENTS = ['connection', 'message', 'thinking', 'delta', 'typing', 'component', 'error', 'system', 'history', 'update'];
 
@@ -109,6 +111,8 @@ export function createClientClass(platform) {
      * clientId into memory. Does not connect: call connect().
      */
     static async create(options) {
+      // Types here; the ranges and defaults are the core's (client_config.cc),
+      // asked before any storage or tab is opened.
       const o = optionalObject(options, 'options');
       if (typeof o.url !== 'string' || !/^wss?:\/\//.test(o.url)) {
         throw new TypeError('options.url must be a ws:// or wss:// URL');
@@ -117,26 +121,26 @@ export function createClientClass(platform) {
       const ticket = optionalFunction(o.ticket, 'options.ticket');
       const reconnect = optionalObject(o.reconnect, 'options.reconnect');
       if (reconnect.delaysMs !== undefined &&
-          (!Array.isArray(reconnect.delaysMs) || !reconnect.delaysMs.length ||
-           reconnect.delaysMs.some((d) => !Number.isInteger(d) || d < 0))) {
+          (!Array.isArray(reconnect.delaysMs) || reconnect.delaysMs.some((d) => !Number.isInteger(d)))) {
         throw new TypeError('options.reconnect.delaysMs must be a non-empty array of integers >= 0');
       }
       const tools = optionalObject(o.tools, 'options.tools');
       const config = {
         url: o.url,
-        heartbeatMs: optionalInteger(o.heartbeatMs, 'options.heartbeatMs', undefined, 100),
+        heartbeatMs: optionalInteger(o.heartbeatMs, 'options.heartbeatMs'),
         useTickets: Boolean(ticket),
         transports: o.transports,  // the core checks the list
-        toolTimeoutMs: optionalInteger(o.toolTimeoutMs, 'options.toolTimeoutMs', undefined, 1),
+        toolTimeoutMs: optionalInteger(o.toolTimeoutMs, 'options.toolTimeoutMs'),
         reconnect: {
-          maxAttempts: optionalInteger(reconnect.maxAttempts, 'options.reconnect.maxAttempts', undefined, 0),
+          maxAttempts: optionalInteger(reconnect.maxAttempts, 'options.reconnect.maxAttempts'),
           delaysMs: reconnect.delaysMs,
-          minDelayMs: optionalInteger(reconnect.minDelayMs, 'options.reconnect.minDelayMs', undefined, 0),
-          jitter: optionalNumber(reconnect.jitter, 'options.reconnect.jitter', undefined, 0, 1),
+          minDelayMs: optionalInteger(reconnect.minDelayMs, 'options.reconnect.minDelayMs'),
+          jitter: optionalNumber(reconnect.jitter, 'options.reconnect.jitter'),
         },
         limits: o.limits === undefined ? undefined : optionalObject(o.limits, 'options.limits'),
       };
-      await platform.ready();
+      const native = await platform.ready();
+      coreOptions(native.clientOptions(JSON.stringify(config)));
       const key = platform.storageKey?.(storageName) ?? null;
       const tabs = key && platform.joinTabs ? await platform.joinTabs(key, storageName) : null;
       const own = { ticket, WebSocket: o.WebSocket, fetch: o.fetch, config, storageName, release: tabs?.release };

@@ -2,11 +2,21 @@
 // error codes (the core's ErrorCode names); `messageId` / `imageId` say what it
 // concerns when known.
 
-/** @type {readonly string[]} */
-export const ERROR_CODES = Object.freeze([
-  'bad_json', 'unknown_type', 'invalid_field', 'too_large', 'image_invalid',
-  'unauthorized', 'rate_limited', 'not_found', 'internal', 'unavailable',
-]);
+/**
+ * PROTOCOL.md's error codes as the core names them (ErrorCode in
+ * src/core/protocol/errors.h), read from the loaded native by useErrorCodes():
+ * at import in the Node build, by init() in the WebAssembly build (empty until
+ * then); frozen once filled.
+ * @type {readonly string[]}
+ */
+export const ERROR_CODES = [];
+
+/** Fills ERROR_CODES from a loaded native's errorCodes() (once: every build's core has the same list). */
+export function useErrorCodes(native) {
+  if (Object.isFrozen(ERROR_CODES)) return;
+  ERROR_CODES.push(...native.errorCodes());
+  Object.freeze(ERROR_CODES);
+}
 
 export class ChatError extends Error {
   /**

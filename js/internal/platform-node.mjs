@@ -1,4 +1,4 @@
-// The Node addon's platform for ChatClient: libwebsockets sockets on Node's
+// The Node addon's platform for ChatClient: its WebSocket client (src/node/ws_client.cc) on Node's
 // loop and SQLite files (or ':memory:').
 export function createNodePlatform(addon, readImage) {
   return {

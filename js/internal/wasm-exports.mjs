@@ -8,7 +8,7 @@ import { createWasmLoader } from './wasm-loader.mjs';
 
 export function createWasmExports(instantiate, serverMessage) {
   const loader = createWasmLoader(instantiate);
-  const { codec, sniffImage, base64 } = createApi(loader.native);
+  const { codec, sniffImage, sniffAudio, base64 } = createApi(loader.native);
   const ChatClient = createClientClass(createWasmPlatform({
     ready: async () => { await loader.init(); return loader.native(); },
     native: loader.native,
@@ -20,5 +20,5 @@ export function createWasmExports(instantiate, serverMessage) {
       throw new TypeError(serverMessage);
     }
   }
-  return { codec, sniffImage, base64, ChatClient, ChatServer, init: loader.init };
+  return { codec, sniffImage, sniffAudio, base64, ChatClient, ChatServer, init: loader.init };
 }

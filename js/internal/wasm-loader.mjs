@@ -1,5 +1,7 @@
 // One guard for the asynchronous WASM initialisation, shared by the browser
 // and the Node-WASM entry points.
+import { useErrorCodes } from './errors.mjs';
+
 export function createWasmLoader(instantiate) {
   let module = null;
   let pending = null;
@@ -9,7 +11,11 @@ export function createWasmLoader(instantiate) {
       return module;
     },
     init() {
-      pending ??= instantiate().then((m) => { module = m; return m; }, (err) => {
+      pending ??= instantiate().then((m) => {
+        useErrorCodes(m);
+        module = m;
+        return m;
+      }, (err) => {
         pending = null;
         throw err;
       });

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/api/facade.h"
+#include "core/api/server_options.h"
 #include "core/media/base64.h"
 #include "node/conversions.h"
 
@@ -40,12 +41,29 @@ Napi::Value sniff_image(const Napi::CallbackInfo& info) {
   return from_json(info.Env(), api::sniff_image(bytes.Data(), bytes.ByteLength()));
 }
 
+Napi::Value sniff_audio(const Napi::CallbackInfo& info) {
+  auto bytes = bytes_arg(info, 0, "bytes");
+  const bool declared = info.Length() > 1 && info[1].IsString();
+  const std::string mime = optional_string_arg(info, 1);
+  return from_json(info.Env(), api::sniff_audio(bytes.Data(), bytes.ByteLength(), declared ? &mime : nullptr));
+}
+
 Napi::Value limits(const Napi::CallbackInfo& info) {
   return from_json(info.Env(), api::limits_json(optional_string_arg(info, 0)));
 }
 
 Napi::Value error_codes(const Napi::CallbackInfo& info) {
   return from_json(info.Env(), api::error_codes_json());
+}
+
+// The core's verdict on ChatClient / ChatServer options before anything is
+// opened (the rules: client/client_config.cc, server/server_config.cc).
+Napi::Value client_options(const Napi::CallbackInfo& info) {
+  return from_json(info.Env(), api::client_options_json(string_arg(info, 0, "options")));
+}
+
+Napi::Value server_options(const Napi::CallbackInfo& info) {
+  return from_json(info.Env(), api::server_options_json(string_arg(info, 0, "options")));
 }
 
 // Base64 is the hot path for photos (4-8 MB per image), so these two avoid
@@ -175,8 +193,11 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("decodeFrame", Napi::Function::New(env, decode_frame, "decodeFrame"));
   exports.Set("encodeFrame", Napi::Function::New(env, encode_frame, "encodeFrame"));
   exports.Set("sniffImage", Napi::Function::New(env, sniff_image, "sniffImage"));
+  exports.Set("sniffAudio", Napi::Function::New(env, sniff_audio, "sniffAudio"));
   exports.Set("limits", Napi::Function::New(env, limits, "limits"));
   exports.Set("errorCodes", Napi::Function::New(env, error_codes, "errorCodes"));
+  exports.Set("clientOptions", Napi::Function::New(env, client_options, "clientOptions"));
+  exports.Set("serverOptions", Napi::Function::New(env, server_options, "serverOptions"));
   exports.Set("base64Encode", Napi::Function::New(env, base64_encode, "base64Encode"));
   exports.Set("base64Decode", Napi::Function::New(env, base64_decode, "base64Decode"));
   init_server(env, exports);

@@ -1,5 +1,5 @@
 // ChatClient's native half in Node: the core's ClientSession (engine + SQLite
-// store) and an outgoing libwebsockets socket. The JS ChatClient
+// store) and an outgoing WebSocket (WsClient). The JS ChatClient
 // (js/internal/client.mjs) pumps between them exactly as it pumps between the
 // WASM session and a browser WebSocket, so both builds share one pump.
 #include <napi.h>
@@ -10,7 +10,7 @@
 #include "core/api/client_session.h"
 #include "node/conversions.h"
 #include "node/entropy.h"
-#include "node/lws_transport.h"
+#include "node/transport.h"
 
 namespace chatwire::node {
 
@@ -142,7 +142,7 @@ class ClientSessionNative : public Napi::ObjectWrap<ClientSessionNative> {
   api::ClientSession session_;
 };
 
-// A WebSocket-like outgoing socket over libwebsockets:
+// A WebSocket-like outgoing socket (WsClient, ws_client.cc):
 // new SocketNative(url, onOpen(), onMessage(text), onClose(code, httpStatus)); send(text); close(code, reason).
 class SocketNative : public Napi::ObjectWrap<SocketNative> {
  public:
@@ -198,7 +198,7 @@ class SocketNative : public Napi::ObjectWrap<SocketNative> {
     client_.close(code, optional_string_arg(info, 1));
     return info.Env().Undefined();
   }
-  // Frees the lws context; no callback after this.
+  // Closes the socket and frees it on the loop; no callback after this.
   Napi::Value destroy(const Napi::CallbackInfo& info) {
     client_.shutdown([]() {});
     return info.Env().Undefined();

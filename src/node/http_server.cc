@@ -1,16 +1,11 @@
 // The HTTP side of the server transport: request heads (strict, see wire.h),
 // bodies, responses and the WebSocket upgrade. See ws_server.cc.
-#include <openssl/sha.h>
-
 #include <map>
 
-#include "../core/media/base64.h"
 #include "ws_server_impl.h"
 
 namespace chatwire::node::detail {
 namespace {
-
-constexpr const char* kWsGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 const char* status_text(int status) {
   switch (status) {
@@ -49,12 +44,6 @@ const char* status_text(int status) {
       if (status < 500) return "Client Error";
       return "Server Error";
   }
-}
-std::string accept_key(const std::string& key) {
-  std::string in = key + kWsGuid;
-  unsigned char md[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), md);
-  return media::base64_encode(md, sizeof(md));
 }
 }  // namespace
 
@@ -376,7 +365,7 @@ void ServerImpl::handle_upgrade(Conn* c, const wire::RequestHead& h, const std::
   std::string resp =
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: " +
-      accept_key(*key) + "\r\n";
+      wire::ws_accept_key(*key) + "\r\n";
   if (const std::string* proto = field("sec-websocket-protocol"); proto && wire::has_token(*proto, "chatwire"))
     resp += "Sec-WebSocket-Protocol: chatwire\r\n";
   resp += "\r\n";

@@ -34,7 +34,7 @@
 #include "core/server/server_hub.h"
 #include "node/conversions.h"
 #include "node/entropy.h"
-#include "node/lws_transport.h"
+#include "node/transport.h"
 
 namespace chatwire::node {
 
@@ -617,18 +617,8 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
   std::unordered_map<uint64_t, HttpResponder> pending_http_;
 };
 
-// checkServerOptions(optionsJson): the core's verdict on ChatServer options
-// before anything is opened, so the constructor throws. Returns null when
-// valid, else the message (the rule itself lives in parse_server_config).
-static Napi::Value check_server_options(const Napi::CallbackInfo& info) {
-  auto config = server::parse_server_config(string_arg(info, 0, "options"));
-  if (config) return info.Env().Null();
-  return Napi::String::New(info.Env(), config.error().message);
-}
-
 Napi::Object init_server(Napi::Env env, Napi::Object exports) {
   exports.Set("ServerNative", ServerNative::define(env));
-  exports.Set("checkServerOptions", Napi::Function::New(env, check_server_options, "checkServerOptions"));
   return exports;
 }
 

@@ -20,6 +20,7 @@
 // gets 404 {"error":"unknown_stream"}: the client reconnects.
 #include <openssl/rand.h>
 
+#include "../core/media/base64url.h"
 #include "ws_server_impl.h"
 
 namespace chatwire::node::detail {
@@ -30,20 +31,7 @@ constexpr uint64_t kSseCommentMs = 10000;  // PROTOCOL.md: at least every 15 s
 std::string new_stream_id() {
   unsigned char b[16];
   if (RAND_bytes(b, sizeof(b)) != 1) return std::string();
-  static const char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string id;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : b) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      id.push_back(kB64Url[(acc >> (bits - 6)) & 63]);
-      bits -= 6;
-    }
-  }
-  if (bits) id.push_back(kB64Url[(acc << (6 - bits)) & 63]);
-  return id;
+  return media::base64url_encode(std::string_view(reinterpret_cast<const char*>(b), sizeof(b)));
 }
 
 }  // namespace
@@ -76,6 +64,12 @@ void ServerImpl::fallback_request(Conn* c, const std::string& method, std::strin
     return;
   }
   if (sub.size() > 1 && method == "POST" && sub.find('/', 1) == std::string_view::npos) {
+    // A page of another origin gets 403 even with a valid stream id (the id
+    // is the credential; the Origin check is a second lock, as for the GET).
+    if (c->cors.empty() && c->req.headers.count("origin")) {
+      refuse(c, 403);
+      return;
+    }
     if (length > opts.max_frame_bytes) {
       // As for a WebSocket frame over the limit: the stream closes with 1009.
       auto it = sse_streams.find(std::string(sub.substr(1)));

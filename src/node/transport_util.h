@@ -1,4 +1,4 @@
-// Small pieces both transports use (the lws client in lws_transport.cc and
+// Small pieces both transports use (the client in ws_client.cc and
 // the server in ws_server.cc): callback exception reporting, a uv timer with a
 // std::function, posting to the loop; and (from wire.h) the close-code and
 // UTF-8 rules of RFC 6455.
@@ -14,7 +14,7 @@
 #include <exception>
 #include <functional>
 
-#include "lws_transport.h"
+#include "transport.h"
 #include "wire.h"
 
 namespace chatwire::node::util {
@@ -28,7 +28,7 @@ inline void report_exception(const ExceptionHandler& handler, std::exception_ptr
       handler(ep);
       return;
     } catch (...) {
-      // fall through to stderr: nothing may escape into lws
+      // fall through to stderr: nothing may escape into the transport
     }
   }
   try {
@@ -88,7 +88,7 @@ class Timer {
   std::function<void()> after_;
 };
 
-// Runs fn on the loop soon (next timers phase), outside any lws callback.
+// Runs fn on the loop soon (next timers phase), outside any transport callback.
 inline void post(uv_loop_t* loop, std::function<void()> fn) {
   Timer* t = Timer::create(loop);
   t->start(0, 0, [t, fn = std::move(fn)]() mutable {

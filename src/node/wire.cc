@@ -1,8 +1,12 @@
 // See wire.h.
 #include "wire.h"
 
+#include <openssl/sha.h>
+
 #include <algorithm>
 #include <cstring>
+
+#include "core/media/base64.h"
 
 namespace chatwire::node::wire {
 namespace {
@@ -57,6 +61,53 @@ void append_query_encoded(std::string* out, std::string_view s) {
       out->push_back(kHex[c & 15]);
     }
   }
+}
+
+// d[i] = p[i] ^ mask[(pos + i) % 4]; p and d may be the same.
+void unmask(const char* p, char* d, size_t take, const uint8_t mask[4], uint64_t mp) {
+  size_t i = 0;
+  if (take >= 16) {  // 8 bytes at a time, the mask rotated to the position
+    uint8_t m8[8];
+    for (int k = 0; k < 8; k++) m8[k] = mask[(mp + k) & 3];
+    uint64_t m;
+    std::memcpy(&m, m8, 8);
+    for (; i + 8 <= take; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      w ^= m;
+      std::memcpy(d + i, &w, 8);
+    }
+  }
+  for (; i < take; i++) d[i] = static_cast<char>(p[i] ^ mask[(mp + i) & 3]);
+}
+
+// Field lines of a head from `pos` on (RFC 9112 5): no obs-fold, no
+// whitespace before the colon, tchar names (lowercased), no control
+// characters in values (OWS trimmed).
+bool parse_fields(std::string_view h, size_t pos, std::vector<std::pair<std::string, std::string>>* out) {
+  while (pos < h.size()) {
+    size_t e = h.find("\r\n", pos);
+    if (e == std::string_view::npos) e = h.size();
+    std::string_view f = h.substr(pos, e - pos);
+    pos = e + 2;
+    if (f.empty()) return false;
+    if (f[0] == ' ' || f[0] == '\t') return false;  // obs-fold (RFC 9112 5.2)
+    size_t colon = f.find(':');
+    if (colon == std::string_view::npos || colon == 0) return false;
+    std::string name;
+    name.reserve(colon);
+    for (size_t i = 0; i < colon; i++) {
+      if (!is_tchar(static_cast<unsigned char>(f[i]))) return false;  // incl. "Name :"
+      name.push_back(lower(f[i]));
+    }
+    std::string_view v = f.substr(colon + 1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    for (unsigned char c : v)
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    out->emplace_back(std::move(name), std::string(v));
+  }
+  return true;
 }
 
 }  // namespace
@@ -161,29 +212,63 @@ int parse_request_head(std::string_view h, RequestHead* out) {
   out->target.assign(target);
   out->version.assign(version);
   size_t pos = eol == std::string_view::npos ? h.size() : eol + 2;
-  while (pos < h.size()) {
-    size_t e = h.find("\r\n", pos);
-    if (e == std::string_view::npos) e = h.size();
-    std::string_view f = h.substr(pos, e - pos);
-    pos = e + 2;
-    if (f.empty()) return 400;
-    if (f[0] == ' ' || f[0] == '\t') return 400;  // obs-fold (RFC 9112 5.2)
-    size_t colon = f.find(':');
-    if (colon == std::string_view::npos || colon == 0) return 400;
-    std::string name;
-    name.reserve(colon);
-    for (size_t i = 0; i < colon; i++) {
-      if (!is_tchar(static_cast<unsigned char>(f[i]))) return 400;  // incl. "Name :"
-      name.push_back(lower(f[i]));
-    }
-    std::string_view v = f.substr(colon + 1);
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    for (unsigned char c : v)
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return 400;
-    out->fields.emplace_back(std::move(name), std::string(v));
+  return parse_fields(h, pos, &out->fields) ? 0 : 400;
+}
+
+std::string ResponseHead::field(std::string_view name) const {
+  std::string v;
+  for (auto& f : fields) {
+    if (f.first != name) continue;
+    if (!v.empty()) v += ", ";
+    v += f.second;
   }
-  return 0;
+  return v;
+}
+
+bool ResponseHead::has_field(std::string_view name) const {
+  for (auto& f : fields)
+    if (f.first == name) return true;
+  return false;
+}
+
+std::string parse_response_head(std::string_view h, ResponseHead* out) {
+  size_t eol = h.find("\r\n");
+  std::string_view line = h.substr(0, eol);
+  // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ]
+  if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || (line[7] != '0' && line[7] != '1') ||
+      line[8] != ' ')
+    return "not an HTTP/1.x status line";
+  int status = 0;
+  for (size_t i = 9; i < 12; i++) {
+    if (line[i] < '0' || line[i] > '9') return "bad status code";
+    status = status * 10 + (line[i] - '0');
+  }
+  if (status < 100 || (line.size() > 12 && line[12] != ' ')) return "bad status code";
+  for (unsigned char c : line.substr(12))
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return "control character in the status line";
+  out->status = status;
+  size_t pos = eol == std::string_view::npos ? h.size() : eol + 2;
+  if (!parse_fields(h, pos, &out->fields)) return "malformed header field";
+  return std::string();
+}
+
+std::string ws_accept_key(std::string_view key) {
+  static constexpr std::string_view kGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  std::string in(key);
+  in.append(kGuid);
+  unsigned char md[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(in.data()), in.size(), md);
+  return media::base64_encode(md, sizeof(md));
+}
+
+std::string check_upgrade_response(const ResponseHead& h, std::string_view key) {
+  if (h.status != 101) return "status is not 101";
+  if (!iequals(h.field("upgrade"), "websocket")) return "no 'Upgrade: websocket' header";
+  if (!has_token(h.field("connection"), "upgrade")) return "no 'Connection: Upgrade' header";
+  if (h.field("sec-websocket-accept") != ws_accept_key(key)) return "wrong Sec-WebSocket-Accept";
+  if (h.has_field("sec-websocket-extensions")) return "an extension the client did not offer";
+  if (h.has_field("sec-websocket-protocol")) return "a subprotocol the client did not offer";
+  return std::string();
 }
 
 bool valid_ws_key(std::string_view k) {
@@ -203,20 +288,26 @@ bool valid_peer_close_code(int c) {
   return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
 }
 
-std::string ws_header(uint8_t opcode, size_t n) {
+std::string ws_header(uint8_t opcode, size_t n, const uint8_t* mask) {
   std::string h;
+  const char m = mask ? static_cast<char>(0x80) : 0;
   h.push_back(static_cast<char>(0x80 | opcode));
   if (n < 126) {
-    h.push_back(static_cast<char>(n));
+    h.push_back(static_cast<char>(m | n));
   } else if (n <= 0xffff) {
-    h.push_back(static_cast<char>(126));
+    h.push_back(static_cast<char>(m | 126));
     h.push_back(static_cast<char>(n >> 8));
     h.push_back(static_cast<char>(n & 0xff));
   } else {
-    h.push_back(static_cast<char>(127));
+    h.push_back(static_cast<char>(m | 127));
     for (int i = 7; i >= 0; i--) h.push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xff));
   }
+  if (mask) h.append(reinterpret_cast<const char*>(mask), 4);
   return h;
+}
+
+void mask_payload(char* p, size_t n, const uint8_t mask[4]) {
+  unmask(p, p, n, mask, 0);
 }
 
 size_t find_head_end(std::string_view buf, size_t from, bool* bare_lf) {
@@ -283,21 +374,10 @@ FrameReader::Event FrameReader::next(const char** pp, size_t* np) {
       size_t off = dst.size();
       dst.resize(off + take);
       char* d = &dst[off];
-      const uint64_t mp = mask_pos_;
-      size_t i = 0;
-      if (take >= 16) {  // 8 bytes at a time, the mask rotated to the position
-        uint8_t m8[8];
-        for (int k = 0; k < 8; k++) m8[k] = mask_[(mp + k) & 3];
-        uint64_t m;
-        std::memcpy(&m, m8, 8);
-        for (; i + 8 <= take; i += 8) {
-          uint64_t w;
-          std::memcpy(&w, p + i, 8);
-          w ^= m;
-          std::memcpy(d + i, &w, 8);
-        }
-      }
-      for (; i < take; i++) d[i] = static_cast<char>(p[i] ^ mask_[(mp + i) & 3]);
+      if (masked_)
+        unmask(p, d, take, mask_, mask_pos_);
+      else
+        std::memcpy(d, p, take);
       if (!control && !utf8_.feed(reinterpret_cast<const unsigned char*>(d), take)) {
         ev = fail(1007, "invalid UTF-8");
         p += take;
@@ -334,9 +414,12 @@ FrameReader::Event FrameReader::frame_start() {
     if (len >> 63) return fail(1002, "bad frame length");
   }
   if (b0 & 0x70) return fail(1002, "reserved bits set");
-  // RFC 6455 5.1: a server MUST close the connection on an unmasked frame.
-  if (!(b1 & 0x80)) return fail(1002, "client frames must be masked");
-  std::memcpy(mask_, hdr_ + at, 4);
+  // RFC 6455 5.1: a server MUST close the connection on an unmasked frame,
+  // a client on a masked one.
+  masked_ = (b1 & 0x80) != 0;
+  if (from_ == From::kClient && !masked_) return fail(1002, "client frames must be masked");
+  if (from_ == From::kServer && masked_) return fail(1002, "server frames must not be masked");
+  if (masked_) std::memcpy(mask_, hdr_ + at, 4);
   mask_pos_ = 0;
   remaining_ = len;
   in_payload_ = true;

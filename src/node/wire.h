@@ -1,12 +1,15 @@
-// The bytes-on-the-wire rules of the server (ws_server.cc), without any I/O,
-// so that the C++ tests and a fuzzer (tests/fuzz/fuzz_wire.cc) exercise
-// exactly what the server runs:
-// - HTTP/1.1 request heads, strictly (RFC 9112): find_head_end refuses a bare
-//   LF; parse_request_head refuses obs-fold, whitespace before a colon,
-//   control characters, bad request lines;
+// The bytes-on-the-wire rules of the server (ws_server.cc) and the client
+// (ws_client.cc), without any I/O, so that the C++ tests and a fuzzer
+// (tests/fuzz/fuzz_wire.cc) exercise exactly what the transports run:
+// - HTTP/1.1 heads, strictly (RFC 9112): find_head_end refuses a bare LF;
+//   parse_request_head and parse_response_head refuse obs-fold, whitespace
+//   before a colon, control characters, bad start lines;
 // - request targets: normalise_path and canonical_query;
-// - WebSocket client frames (RFC 6455): FrameReader, incremental, over any
-//   split of the input.
+// - the upgrade's key and accept value (ws_accept_key, RFC 6455 4.2.2) and
+//   the client's check of a 101 answer (check_upgrade_response);
+// - WebSocket frames (RFC 6455): FrameReader, incremental, over any split of
+//   the input, reading client frames (masked) on the server and server
+//   frames (unmasked) on the client; ws_header and mask_payload write them.
 // Pure functions and one small state machine; no allocation beyond the
 // strings handed back.
 #ifndef CHATWIRE_NODE_WIRE_H_
@@ -33,10 +36,7 @@ inline int sendable_close_code(int code) {
 }
 
 // Incremental UTF-8 validation (RFC 3629: no overlongs, no surrogates, at
-// most U+10FFFF) across the chunks of one message. lws can validate too
-// (LWS_SERVER_OPTION_VALIDATE_UTF8), but it then closes through the path
-// that drops the close frame in Debian's build (see ws_start_close), so the
-// peer would see 1006 instead of 1007.
+// most U+10FFFF) across the chunks of one message.
 struct Utf8Check {
   unsigned need = 0;  // continuation bytes still expected
   unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the next one
@@ -107,6 +107,28 @@ struct RequestHead {
 // the final empty line. Returns 0, or the HTTP status to answer (400, 505).
 int parse_request_head(std::string_view head, RequestHead* out);
 
+struct ResponseHead {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> fields;  // as in RequestHead
+  // The value of field `name` (lowercase), repeated ones joined with ", ";
+  // "" when absent.
+  std::string field(std::string_view name) const;
+  bool has_field(std::string_view name) const;
+};
+// Parses a response head (status line "HTTP/1.x NNN reason", then field
+// lines as parse_request_head reads them, without the final empty line).
+// Returns "" or what is wrong with it.
+std::string parse_response_head(std::string_view head, ResponseHead* out);
+
+// Sec-WebSocket-Accept for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
+std::string ws_accept_key(std::string_view key);
+// A client's check of the server's answer to its upgrade request (RFC 6455
+// 4.1, the client's duties): 101, "Upgrade: websocket", "Connection" with
+// "upgrade", the Sec-WebSocket-Accept of `key`, and no extension or
+// subprotocol (the client offers none). Returns "" or what is wrong; the
+// status is not checked here (the caller reports a non-101 as such).
+std::string check_upgrade_response(const ResponseHead& h, std::string_view key);
+
 // A decoded, normalised origin-form path: "//" collapsed, "." and ".."
 // resolved (never above the root). False when it is not "/..." or has a
 // malformed or NUL escape.
@@ -120,11 +142,15 @@ bool canonical_query(std::string_view q, std::string* out);
 bool valid_ws_key(std::string_view k);
 // A close code a peer may send (RFC 6455 7.4.1, plus IANA's 1012-1014).
 bool valid_peer_close_code(int c);
-// The header of an unmasked (server) frame with FIN set.
-std::string ws_header(uint8_t opcode, size_t payload_bytes);
+// The header of a frame with FIN set: unmasked (a server's) when `mask` is
+// null, else masked with those 4 bytes (a client's; mask_payload the payload).
+std::string ws_header(uint8_t opcode, size_t payload_bytes, const uint8_t* mask = nullptr);
+// XORs a payload with a client frame's masking key, in place.
+void mask_payload(char* p, size_t n, const uint8_t mask[4]);
 
-// Reads client frames from any split of the byte stream. Enforces: masked
-// frames (1002), RSV bits zero (1002, no extensions), known opcodes (1002),
+// Reads frames from any split of the byte stream. Enforces: client frames
+// masked on the server and server frames unmasked on the client (1002, RFC
+// 6455 5.1), RSV bits zero (1002, no extensions), known opcodes (1002),
 // control frames final and <= 125 bytes (1002), continuation only inside a
 // message and no new message inside one (1002), text only (1003), UTF-8
 // (1007, checked as it arrives), messages up to max_message_bytes (1009,
@@ -139,7 +165,10 @@ class FrameReader {
     kClose,     // close_code() (1005 if none), close_reason()
     kError,     // error_code(), error_reason(); the reader is dead after it
   };
-  explicit FrameReader(size_t max_message_bytes) : max_(max_message_bytes) {}
+  // Which end's frames this reader reads.
+  enum class From { kClient, kServer };
+  explicit FrameReader(size_t max_message_bytes, From from = From::kClient)
+      : max_(max_message_bytes), from_(from) {}
   // Consumes input from *p/*n up to and including the next event.
   Event next(const char** p, size_t* n);
   std::string take_message();
@@ -157,6 +186,8 @@ class FrameReader {
   Event frame_done();
 
   size_t max_;
+  From from_;
+  bool masked_ = false;
   uint8_t hdr_[14] = {0};
   uint8_t hlen_ = 0;
   bool in_payload_ = false;

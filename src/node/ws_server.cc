@@ -1,5 +1,5 @@
 // WsServer: chatwire's own HTTP/1.1 (RFC 9112) + WebSocket (RFC 6455) server
-// on Node's libuv loop. See lws_transport.h for the interface.
+// on Node's libuv loop. See transport.h for the interface.
 //
 // Why not libwebsockets' server (it was, until 0.1.x): lws 4.1.6, the version
 // Debian ships, could not be made to hold the promises of docs/security.md:
@@ -12,7 +12,7 @@
 // - every adoption walks its sorted timeout list (O(connections)).
 // Each of these is a rule about bytes on the wire that we can only enforce
 // where the bytes are parsed, so the server parses them itself. The client
-// side (WsClient) still uses lws.
+// side (WsClient, ws_client.cc) is chatwire's own too.
 //
 // Theory of operation
 // - One Conn per accepted socket (a uv_tcp_t), in one of these phases:

@@ -25,7 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "lws_transport.h"
+#include "transport.h"
 #include "transport_util.h"
 #include "wire.h"
 

@@ -254,6 +254,33 @@ TEST(CodecErrors, NumbersWhereStringsBelongAndTheReverse) {
   }
 }
 
+// A problem inside a sub-object names the field by its whole path, however
+// deep it sits (a history entry's imageAnalysis used to lose the
+// "messages[i]." part).
+TEST(CodecErrors, NestedFieldsAreNamedByTheirPath) {
+  const std::string entry =
+      R"({"seq":1,"role":"assistant","messageId":"r1","content":"c","timestamp":"2026-11-23T13:47:50.123Z",)";
+  const std::pair<std::string, const char*> cases[] = {
+      {R"({"type":"history","conversationId":"c","messages":[)" + entry + R"("imageAnalysis":[{}]}]})",
+       "missing field 'messages[0].imageAnalysis[0].imageId'"},
+      {R"({"type":"history","conversationId":"c","messages":[)" + entry + R"("citations":[1]}]})",
+       "field 'messages[0].citations[0]' must be an object"},
+      {R"({"type":"history","conversationId":"c","messages":[)" + entry + R"("images":[{"id":"i"}]}]})",
+       "missing field 'messages[0].images[0].mimeType'"},
+      {R"({"type":"history","conversationId":"c","messages":[{"seq":1,"role":"bot"}]})",
+       "field 'messages[0].role' must be user or assistant"},
+      {R"({"type":"response","messageId":"r","replyTo":"m","content":"","seq":1,)"
+       R"("timestamp":"2026-11-23T13:47:50.123Z","imageAnalysis":[{"imageId":"i","features":[1]}]})",
+       "field 'imageAnalysis[0].features' must hold strings"},
+  };
+  for (const auto& [text, message] : cases) {
+    auto r = decode_server_frame(text, Limits{});
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.error().code, ErrorCode::invalid_field) << text;
+    EXPECT_EQ(r.error().message, message) << text;
+  }
+}
+
 TEST(CodecErrors, EveryErrorCodeHasItsWireName) {
   const char* names[] = {"bad_json",     "unknown_type", "invalid_field", "too_large", "image_invalid",
                          "unauthorized", "rate_limited", "not_found",     "internal",  "unavailable"};

@@ -248,6 +248,25 @@ TEST(Regression, LoneLowSurrogateEscapeIsBadJson) {
 // retryAfterMs 2^63-1, was added to `now`. Wrapped around, the next deadline
 // lay in the past: a host loop firing poll_timeout() would spin, and the held
 // message would be resent at once.
+// fuzz_frame_decoder: a number past int64 in a value kept as JSON text (a
+// tool result, tool arguments, component props) changed each time it was
+// decoded and encoded again (192233720036854800000.0, then ...820000.0):
+// RapidJSON's default parse of long numbers is not always the nearest double.
+// A tool result stored and relayed would not be the one the tool returned.
+TEST(Regression, LongNumbersInRawValuesReencodeToTheSameText) {
+  for (const char* number : {"192233720036854775808", "1.7976931348623157e308", "0.30000000000000004",
+                             "123456789012345678901234567890", "-9.999999999999999e-300"}) {
+    const std::string text =
+        std::string(R"({"type":"tool_result","toolCallId":"t1","result":[)") + number + "]}";
+    auto once = protocol::decode_client_frame(text, Limits{});
+    ASSERT_TRUE(once.ok()) << number;
+    const std::string canonical = protocol::encode(*once);
+    auto twice = protocol::decode_client_frame(canonical, Limits{});
+    ASSERT_TRUE(twice.ok()) << canonical;
+    EXPECT_EQ(protocol::encode(*twice), canonical) << number;
+  }
+}
+
 TEST(Regression, HugeHeartbeatAndRetryAfterFromAServerDoNotOverflowTimers) {
   LoneEngine lone(3);
   auto& engine = lone.engine;

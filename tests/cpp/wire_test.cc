@@ -1,5 +1,6 @@
-// The server's wire rules (src/node/wire.h): strict HTTP/1.1 request heads
-// and the WebSocket client-frame reader, over every split of the input.
+// The transports' wire rules (src/node/wire.h): strict HTTP/1.1 request and
+// response heads, the upgrade's accept check, and the WebSocket frame reader
+// for both ends, over every split of the input.
 #include "node/wire.h"
 
 #include <gtest/gtest.h>
@@ -95,8 +96,9 @@ struct Seen {
 };
 
 // Feeds `bytes` in pieces of `step` bytes; returns the events as text.
-std::vector<std::string> run(const std::string& bytes, size_t step, size_t max = 1 << 20) {
-  wire::FrameReader r(max);
+std::vector<std::string> run(const std::string& bytes, size_t step, size_t max = 1 << 20,
+                             wire::FrameReader::From from = wire::FrameReader::From::kClient) {
+  wire::FrameReader r(max, from);
   std::vector<std::string> out;
   for (size_t at = 0; at < bytes.size();) {
     const size_t len = std::min(step, bytes.size() - at);
@@ -156,6 +158,80 @@ TEST(WireFrames, DiscardingDataStillReadsTheClose) {
   size_t n = bytes.size();
   EXPECT_EQ(r.next(&p, &n), Event::kClose);
   EXPECT_EQ(r.close_code(), 1001);
+}
+
+// The client's side: server frames are unmasked (RFC 6455 5.1).
+TEST(WireFrames, ServerFramesOnTheClient) {
+  const auto kServer = wire::FrameReader::From::kServer;
+  const std::string big(70000, 'z');
+  const std::string bytes = frame(0x81, "hello", false) + frame(0x01, "hel", false) + frame(0x89, "p", false) +
+                            frame(0x80, "lo", false) + frame(0x81, big, false) +
+                            frame(0x88, std::string("\x03\xe8", 2), false);
+  const std::vector<std::string> want = {"msg:hello", "ping:p", "msg:hello", "msg:" + big, "close:1000"};
+  for (size_t step : {size_t{1}, size_t{3}, size_t{100}, bytes.size()})
+    EXPECT_EQ(run(bytes, step, 1 << 20, kServer), want) << step;
+  EXPECT_EQ(run(frame(0x81, "hi", true), 1, 1 << 20, kServer), std::vector<std::string>{"error:1002"});  // masked
+  EXPECT_EQ(run(frame(0x82, "hi", false), 5, 1 << 20, kServer), std::vector<std::string>{"error:1003"});
+  EXPECT_EQ(run(frame(0x81, "\xc3\x28", false), 1, 1 << 20, kServer), std::vector<std::string>{"error:1007"});
+  EXPECT_EQ(run(frame(0x81, std::string(101, 'a'), false), 5, 100, kServer), std::vector<std::string>{"error:1009"});
+}
+
+// What the client writes (ws_header with a mask, mask_payload) is what the
+// server reads.
+TEST(WireFrames, ClientFramesRoundTrip) {
+  const uint8_t mask[4] = {0xde, 0xad, 0xbe, 0xef};
+  for (size_t n : {size_t{0}, size_t{5}, size_t{125}, size_t{126}, size_t{70000}}) {
+    std::string payload(n, 'x');
+    for (size_t i = 0; i < n; i++) payload[i] = static_cast<char>('a' + i % 26);
+    std::string f = wire::ws_header(0x1, n, mask);
+    const size_t at = f.size();
+    f += payload;
+    wire::mask_payload(&f[at], n, mask);
+    EXPECT_EQ(f, frame(0x81, payload).substr(0, at - 4) + std::string(reinterpret_cast<const char*>(mask), 4) +
+                     f.substr(at));
+    EXPECT_EQ(run(f, 7), std::vector<std::string>{"msg:" + payload}) << n;
+  }
+}
+
+TEST(WireResponse, ParsesAStatusLineAndFields) {
+  wire::ResponseHead h;
+  ASSERT_EQ(wire::parse_response_head("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX: a\r\nx: b", &h), "");
+  EXPECT_EQ(h.status, 101);
+  EXPECT_EQ(h.field("upgrade"), "websocket");
+  EXPECT_EQ(h.field("x"), "a, b");
+  EXPECT_FALSE(h.has_field("connection"));
+  wire::ResponseHead h2;
+  ASSERT_EQ(wire::parse_response_head("HTTP/1.0 401", &h2), "");  // empty reason, no SP
+  EXPECT_EQ(h2.status, 401);
+  for (const char* bad : {"HTTP/1.1 1011 x", "HTTP/2 101 x", "HTTP/1.1  101 x", "HTTP/1.1 10a x", "HTTP/1.1 099 x",
+                          "ICY 200 OK", "HTTP/1.1 101 x\r\nA : b", "HTTP/1.1 101 x\r\n folded", "HTTP/1.1 101 x\x01"}) {
+    wire::ResponseHead r;
+    EXPECT_NE(wire::parse_response_head(bad, &r), "") << bad;
+  }
+}
+
+TEST(WireResponse, TheClientChecksTheUpgrade) {
+  // RFC 6455 4.2.2's example
+  const std::string key = "dGhlIHNhbXBsZSBub25jZQ==";
+  EXPECT_EQ(wire::ws_accept_key(key), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+  auto check = [&](const std::string& head) {
+    wire::ResponseHead h;
+    EXPECT_EQ(wire::parse_response_head(head, &h), "") << head;
+    return wire::check_upgrade_response(h, key);
+  };
+  const std::string ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n";
+  EXPECT_EQ(check(ok + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "");
+  EXPECT_EQ(check(ok + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOp="), "wrong Sec-WebSocket-Accept");
+  EXPECT_EQ(check(ok), "wrong Sec-WebSocket-Accept");
+  EXPECT_EQ(check(ok + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate"),
+            "an extension the client did not offer");
+  EXPECT_EQ(check(ok + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat"),
+            "a subprotocol the client did not offer");
+  EXPECT_EQ(check("HTTP/1.1 101 x\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "no 'Upgrade: websocket' header");
+  EXPECT_EQ(check("HTTP/1.1 101 x\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "no 'Connection: Upgrade' header");
+  EXPECT_EQ(check("HTTP/1.1 200 OK\r\nUpgrade: websocket"), "status is not 101");
 }
 
 }  // namespace

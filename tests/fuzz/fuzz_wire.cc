@@ -1,8 +1,10 @@
-// libFuzzer target for the server's wire rules (src/node/wire.h):
-//   - parse_request_head, find_head_end, normalise_path and canonical_query
-//     never crash on arbitrary bytes; a parsed head has tchar names and no
-//     control characters in values; canonical_query is idempotent;
-//   - FrameReader gives the same events whether the input arrives whole or
+// libFuzzer target for the transports' wire rules (src/node/wire.h):
+//   - parse_request_head, parse_response_head (+ check_upgrade_response),
+//     find_head_end, normalise_path and canonical_query never crash on
+//     arbitrary bytes; a parsed head has tchar names and no control
+//     characters in values; canonical_query is idempotent;
+//   - FrameReader, reading client frames (the server) and server frames
+//     (the client), gives the same events whether the input arrives whole or
 //     split at the points the input's first byte chooses (incremental
 //     parsing is exact), and never reports a message over its limit or one
 //     that is not UTF-8.
@@ -28,8 +30,8 @@ void require(bool c) {
   if (!c) std::abort();
 }
 
-std::vector<std::string> frames(std::string_view in, size_t step, size_t max) {
-  wire::FrameReader r(max);
+std::vector<std::string> frames(std::string_view in, size_t step, size_t max, wire::FrameReader::From from) {
+  wire::FrameReader r(max, from);
   std::vector<std::string> out;
   for (size_t at = 0; at < in.size();) {
     size_t len = std::min(step, in.size() - at);
@@ -84,8 +86,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
 
-  // WebSocket: whole vs split
+  wire::ResponseHead rh;
+  if (wire::parse_response_head(head, &rh).empty()) {
+    require(rh.status >= 100 && rh.status <= 999);
+    for (auto& f : rh.fields) {
+      require(!f.first.empty());
+      for (unsigned char c : f.second) require(c >= 0x20 || c == '\t');
+    }
+    wire::check_upgrade_response(rh, "dGhlIHNhbXBsZSBub25jZQ==");
+  }
+
+  // WebSocket, both ends: whole vs split
   const size_t max = 64 + data[0] * 16;
-  require(frames(in, in.size(), max) == frames(in, step, max));
+  for (auto from : {wire::FrameReader::From::kClient, wire::FrameReader::From::kServer})
+    require(frames(in, in.size(), max, from) == frames(in, step, max, from));
   return 0;
 }

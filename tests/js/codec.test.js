@@ -40,6 +40,7 @@ describe.each(builds)('codec (%s)', (_name, cw) => {
     expect(cw.codec.limits()).toEqual({
       maxFrameBytes: 16 * 1024 * 1024, maxContentBytes: 32 * 1024, maxImages: 5,
       maxImageBytes: 8 * 1024 * 1024, maxImageDimension: 8192, messagesPerSecond: 20, messageBurst: 40,
+      maxAudioBytes: 10 * 1024 * 1024, maxAudioDurationMs: 300000,
       maxTools: 128, maxToolsBytes: 256 * 1024,
     });
     expect(cw.codec.limits({ maxImages: 2 }).maxImages).toBe(2);

@@ -106,6 +106,19 @@ describe('HTTP fallback transport: server', () => {
     expect(s.headers['access-control-allow-origin']).toBeUndefined();
   });
 
+  test("a POST from another origin gets 403 even with the stream's id, and nothing reaches the stream", async () => {
+    const s = await openStream(server.port, '', O);
+    await until(() => s.id, 'the open event');
+    const connect = JSON.stringify({ type: 'connect', clientId: crypto.randomUUID(), timestamp: ts() });
+    const r = await post(server.port, s.id, connect, { Origin: 'https://evil.example' });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await post(server.port, s.id, connect, O)).status).toBe(204);
+    await until(() => s.frames.some((f) => f.type === 'connect_confirm'), 'the allowed connect answered');
+    expect(s.frames.filter((f) => f.type === 'connect_confirm')).toHaveLength(1);
+    s.res.destroy();
+  });
+
   test('CORS preflight for an allowed origin, 403 for another', async () => {
     const ok = await fetch(`http://127.0.0.1:${server.port}/ws/chat/sse/x`, { method: 'OPTIONS', headers: { ...O, 'Access-Control-Request-Method': 'POST' } });
     expect(ok.status).toBe(204);

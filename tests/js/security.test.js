@@ -410,7 +410,7 @@ describe('logs', () => {
     const script = path.join(tmp, 'logged-server.cjs');
     fs.writeFileSync(script, LOGGED_SERVER);
     const child = spawn(process.execPath, [script], {
-      env: { ...process.env, SECRET, CHATWIRE_LWS_LOG: '3' },  // lws errors and warnings on
+      env: { ...process.env, SECRET },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';

@@ -1,4 +1,4 @@
-// ChatServer on loopback, driven by the `ws` package: the real libwebsockets
+// ChatServer on loopback, driven by the `ws` package: the real chatwire
 // server, the real hub, a real SQLite file.
 const fs = require('node:fs');
 const os = require('node:os');

@@ -1,5 +1,5 @@
 // A TCP proxy on loopback for tests that need to break a connection the way a
-// network does, with either client build (the Node addon's libwebsockets socket
+// network does, with either client build (the Node addon's own socket
 // or the WASM build's `ws`): kill() destroys every proxied TCP connection at
 // once, with no WebSocket close frame (the client sees 1006). It also reads the
 // server's WebSocket frames as they pass (server frames are never masked), so

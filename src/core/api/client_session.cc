@@ -1,34 +1,17 @@
 #include "core/api/client_session.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include "core/api/facade.h"
+#include "core/protocol/json.h"
 
 namespace chatwire::api {
 
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
-
 int64_t ms(double now) { return static_cast<int64_t>(now); }
 
 template <class T>
 std::string result_json(const Result<T>& r) {
-  if (!r) return error_json(r.error());
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  w.Key("ok");
-  w.Bool(true);
-  w.Key("value");
-  if constexpr (std::is_same_v<T, bool>) {
-    w.Bool(r.value());
-  } else {
-    w.String(r.value().c_str(), static_cast<rapidjson::SizeType>(r.value().size()));
-  }
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return r ? protocol::value_result_json(r.value()) : error_json(r.error());
 }
 
 std::string closed_error() {
@@ -138,65 +121,42 @@ void ClientSession::handle_timeout(double now) {
 
 std::string ClientSession::drain() {
   if (!engine_) return "{\"actions\":[],\"events\":[],\"timeout\":null,\"flush\":false}";
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  w.Key("actions");
-  w.StartArray();
+  protocol::EventWriter w;
+  w.key("actions").begin_array();
   using Kind = client::ClientEngine::Action::Kind;
   while (auto a = engine_->poll_action()) {
-    w.StartObject();
-    w.Key("kind");
+    w.begin_object();
     switch (a->kind) {
       case Kind::open:
-        w.String("open");
-        w.Key("url");
-        w.String(a->url.c_str(), static_cast<rapidjson::SizeType>(a->url.size()));
-        w.Key("transport");
-        w.String(a->transport.c_str(), static_cast<rapidjson::SizeType>(a->transport.size()));
+        w.str("kind", "open").str("url", a->url).str("transport", a->transport);
         break;
       case Kind::close:
-        w.String("close");
-        w.Key("code");
-        w.Int(a->code);
+        w.str("kind", "close").num("code", a->code);
         break;
       case Kind::transmit:
-        w.String("transmit");
-        w.Key("text");
-        w.String(a->text.c_str(), static_cast<rapidjson::SizeType>(a->text.size()));
+        w.str("kind", "transmit").str("text", a->text);
         break;
       case Kind::fetch_ticket:
-        w.String("fetch_ticket");
+        w.str("kind", "fetch_ticket");
         break;
       case Kind::run_tool:
-        w.String("run_tool");
-        w.Key("toolCallId");
-        w.String(a->tool_call_id.c_str(), static_cast<rapidjson::SizeType>(a->tool_call_id.size()));
-        w.Key("name");
-        w.String(a->tool_name.c_str(), static_cast<rapidjson::SizeType>(a->tool_name.size()));
-        w.Key("arguments");
-        w.RawValue(a->arguments_json.empty() ? "{}" : a->arguments_json.c_str(),
-                   a->arguments_json.empty() ? 2 : a->arguments_json.size(), rapidjson::kObjectType);
+        w.str("kind", "run_tool").str("toolCallId", a->tool_call_id).str("name", a->tool_name);
+        w.raw("arguments", a->arguments_json.empty() ? "{}" : a->arguments_json);
         break;
     }
-    w.EndObject();
+    w.end_object();
   }
-  w.EndArray();
-  w.Key("events");
-  w.StartArray();
-  while (auto e = engine_->poll_event()) w.RawValue(e->c_str(), e->size(), rapidjson::kObjectType);
-  w.EndArray();
-  w.Key("timeout");
+  w.end_array().key("events").begin_array();
+  while (auto e = engine_->poll_event()) w.raw(*e);
+  w.end_array().key("timeout");
   if (auto t = engine_->poll_timeout()) {
-    w.Int64(*t);
+    w.integer(*t);
   } else {
-    w.Null();
+    w.null();
   }
-  w.Key("flush");
-  w.Bool(store_->dirty());
+  w.boolean("flush", store_->dirty());
   store_->mark_flushed();
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  return w.done();
 }
 
 std::string ClientSession::messages_json() const { return engine_ ? engine_->messages_json() : "[]"; }

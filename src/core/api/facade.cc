@@ -1,5 +1,7 @@
 #include "core/api/facade.h"
 
+#include "core/client/client_config.h"
+#include "core/media/audio.h"
 #include "core/media/image.h"
 #include "core/protocol/codec.h"
 #include "core/protocol/json.h"
@@ -14,44 +16,50 @@ std::string limits_json(std::string_view json) {
   return limits_to_json(*limits);
 }
 
-std::string decode_frame(std::string_view text, std::string_view direction, std::string_view limits_text) {
+std::string client_options_json(std::string_view json) {
+  auto config = client::client_config_from_json(json);
+  if (!config) return error_json(config.error());
+  if (auto e = client::check_client_config(*config)) return error_json(*e);
+  return "{\"ok\":true}";
+}
+
+namespace {
+
+// The frame `text` of `direction` decoded with the limits and encoded again:
+// its canonical JSON, or the error (as a binding result).
+Result<std::string> canonical_frame(std::string_view text, std::string_view direction,
+                                    std::string_view limits_text) {
   auto limits = parse_limits(limits_text);
-  if (!limits) return error_json(limits.error());
-  std::string canonical;
+  if (!limits) return limits.error();
   if (direction == "client") {
     auto frame = protocol::decode_client_frame(text, *limits);
-    if (!frame) return error_json(frame.error());
-    canonical = protocol::encode(*frame);
-  } else if (direction == "server") {
-    auto frame = protocol::decode_server_frame(text, *limits);
-    if (!frame) return error_json(frame.error());
-    canonical = protocol::encode(*frame);
-  } else {
-    return error_json(Error(ErrorCode::invalid_field, "direction must be 'client' or 'server'"));
+    if (!frame) return frame.error();
+    return protocol::encode(*frame);
   }
+  if (direction == "server") {
+    auto frame = protocol::decode_server_frame(text, *limits);
+    if (!frame) return frame.error();
+    return protocol::encode(*frame);
+  }
+  return Error(ErrorCode::invalid_field, "direction must be 'client' or 'server'");
+}
+
+}  // namespace
+
+std::string decode_frame(std::string_view text, std::string_view direction, std::string_view limits_text) {
+  auto canonical = canonical_frame(text, direction, limits_text);
+  if (!canonical) return error_json(canonical.error());
   std::string out = "{\"ok\":true,\"frame\":";
-  out += canonical;
+  out += *canonical;
   out += '}';
   return out;
 }
 
 std::string encode_frame(std::string_view frame_json, std::string_view direction, std::string_view limits_text) {
-  auto limits = parse_limits(limits_text);
-  if (!limits) return error_json(limits.error());
-  std::string canonical;
-  if (direction == "client") {
-    auto frame = protocol::decode_client_frame(frame_json, *limits);
-    if (!frame) return error_json(frame.error());
-    canonical = protocol::encode(*frame);
-  } else if (direction == "server") {
-    auto frame = protocol::decode_server_frame(frame_json, *limits);
-    if (!frame) return error_json(frame.error());
-    canonical = protocol::encode(*frame);
-  } else {
-    return error_json(Error(ErrorCode::invalid_field, "direction must be 'client' or 'server'"));
-  }
+  auto canonical = canonical_frame(frame_json, direction, limits_text);
+  if (!canonical) return error_json(canonical.error());
   protocol::EventWriter w;
-  w.boolean("ok", true).str("text", canonical);
+  w.boolean("ok", true).str("text", *canonical);
   return w.done();
 }
 
@@ -61,6 +69,20 @@ std::string sniff_image(const uint8_t* data, size_t n) {
   protocol::EventWriter w;
   w.boolean("ok", true).str("mimeType", info->mime_type);
   w.key("width").unsigned_integer(info->width).key("height").unsigned_integer(info->height);
+  return w.done();
+}
+
+std::string sniff_audio(const uint8_t* data, size_t n, const std::string* declared_mime) {
+  auto info = declared_mime ? media::check_audio(data, n, *declared_mime, Limits{}, "")
+                            : media::sniff_audio(data, n);
+  if (!info) return error_json(info.error());
+  protocol::EventWriter w;
+  w.boolean("ok", true).str("mimeType", info->mime_type).key("durationMs");
+  if (info->duration_ms) {
+    w.unsigned_integer(*info->duration_ms);
+  } else {
+    w.null();
+  }
   return w.done();
 }
 

@@ -23,6 +23,12 @@ namespace chatwire::api {
 // rules are parse_limits' (core/protocol/limits.h).
 std::string limits_json(std::string_view limits_json);
 
+// The core's verdict on ChatClient's options (the JSON js/internal/client.mjs
+// passes to ClientSession::open), asked before any store is opened:
+// {"ok":true} or {"ok":false,"error":{...}} naming the option and its range
+// (client::client_config_from_json, then client::check_client_config).
+std::string client_options_json(std::string_view options_json);
+
 // Decodes and validates one frame. `direction` is "client" (a frame a client
 // sends: connect, message, ...) or "server" (connect_confirm, confirm, ...).
 // -> {"ok":true,"frame":{canonical frame}} or {"ok":false,"error":{...}}
@@ -36,6 +42,13 @@ std::string encode_frame(std::string_view frame_json, std::string_view direction
 // Image type and size from the bytes' headers.
 // -> {"ok":true,"mimeType","width","height"} or {"ok":false,"error":{...}}
 std::string sniff_image(const uint8_t* data, size_t n);
+
+// Audio type and duration from the bytes' headers (PROTOCOL.md "Voice").
+// Without `declared_mime`: what the bytes are (media::sniff_audio). With it:
+// the whole check a message's audio gets, with PROTOCOL.md's limits
+// (media::check_audio).
+// -> {"ok":true,"mimeType","durationMs": number or null} or {"ok":false,"error":{...}}
+std::string sniff_audio(const uint8_t* data, size_t n, const std::string* declared_mime);
 
 // The error result JSON for an Error (shared by every binding-facing API).
 std::string error_json(const Error& error);

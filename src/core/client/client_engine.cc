@@ -96,6 +96,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "core/client/client_config.h"
 #include "core/media/base64.h"
 #include "core/media/image.h"
 #include "core/protocol/codec.h"
@@ -413,19 +414,7 @@ ClientEngine::~ClientEngine() = default;
 
 Result<std::unique_ptr<ClientEngine>> ClientEngine::create(ClientConfig config, store::ClientStore& store,
                                                            Entropy& entropy, int64_t now) {
-  if (config.url.empty()) return invalid("config.url is required");
-  if (config.heartbeat_ms < 1) return invalid("config.heartbeatMs must be at least 1");
-  if (config.reconnect.max_attempts < 0) return invalid("config.reconnect.maxAttempts must be >= 0");
-  if (config.reconnect.min_delay_ms < 0) return invalid("config.reconnect.minDelayMs must be >= 0");
-  for (int64_t d : config.reconnect.delays_ms) {
-    if (d < 0) return invalid("config.reconnect.delaysMs must hold delays >= 0");
-  }
-  if (!(config.reconnect.jitter >= 0 && config.reconnect.jitter <= 1)) {
-    return invalid("config.reconnect.jitter must be from 0 to 1");
-  }
-  if (config.tool_timeout_ms < 1) return invalid("config.toolTimeoutMs must be at least 1");
-  if (config.typing_idle_ms < 1) return invalid("config.typingIdleMs must be at least 1");
-  if (config.history_page < 1 || config.history_page > 200) return invalid("config.historyPage must be from 1 to 200");
+  if (auto e = check_client_config(config)) return *e;
   if (store.in_transaction()) return Error(ErrorCode::internal, "the store has an open batch");
   std::unique_ptr<ClientEngine> engine(new ClientEngine(std::move(config), store, entropy));
   auto r = engine->restore(now);

@@ -2,9 +2,13 @@
 
 #include <cstring>
 
+#include "core/media/bytes.h"
+
 namespace chatwire::media {
 
 namespace {
+
+using namespace bytes;  // NOLINT: the byte readers are this file's vocabulary
 
 constexpr char kPng[] = "image/png";
 constexpr char kJpeg[] = "image/jpeg";
@@ -22,61 +26,6 @@ constexpr size_t kRiffHeader = 20;  // "RIFF" size "WEBP", first chunk's type an
 // ("image", "image 2 (<id>)"): "is a truncated PNG ...".
 Error reason(std::string text) { return Error(ErrorCode::image_invalid, std::move(text)); }
 
-uint32_t be16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-uint32_t le16(const uint8_t* p) { return uint32_t{p[0]} | (uint32_t{p[1]} << 8); }
-uint32_t le24(const uint8_t* p) { return le16(p) | (uint32_t{p[2]} << 16); }
-uint32_t le32(const uint8_t* p) { return le24(p) | (uint32_t{p[3]} << 24); }
-
-bool starts_with(const uint8_t* data, size_t n, const void* prefix, size_t len) {
-  return n >= len && std::memcmp(data, prefix, len) == 0;
-}
-
-// True when all n bytes agree with the start of `sig` (n < len): a cut-off
-// signature, reported as "truncated" rather than "unknown".
-bool is_cut_signature(const uint8_t* data, size_t n, const void* sig, size_t len) {
-  return n < len && std::memcmp(data, sig, n) == 0;
-}
-
-std::string hex_byte(uint8_t b) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  return std::string("0x") + kHex[b >> 4] + kHex[b & 15];
-}
-
-std::string hex_bytes(const uint8_t* data, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    if (i > 0) out += ' ';
-    out += kHex[data[i] >> 4];
-    out += kHex[data[i] & 15];
-  }
-  return out;
-}
-
-std::string hex32(uint32_t v) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "0x";
-  for (int s = 28; s >= 0; s -= 4) out += kHex[(v >> s) & 15];
-  return out;
-}
-
-// A chunk type for a message: printable ASCII as is, anything else as \xNN.
-std::string fourcc(const uint8_t* p) {
-  std::string out = "'";
-  for (int i = 0; i < 4; ++i) {
-    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'' && p[i] != '\\') {
-      out += static_cast<char>(p[i]);
-    } else {
-      out += "\\x" + hex_byte(p[i]).substr(2);
-    }
-  }
-  return out + "'";
-}
-
-std::string num(uint64_t v) { return std::to_string(v); }
 std::string size_text(uint32_t w, uint32_t h) { return num(w) + "x" + num(h); }
 
 // A file cut before its fixed-size header ends.
@@ -589,17 +538,6 @@ Result<ImageInfo> sniff(const uint8_t* d, size_t n) {
   if (is_cut_signature(d, n, "RIFF", 4)) return truncated("WebP", kRiffHeader, n);
   return reason("has an unknown signature (first bytes " + hex_bytes(d, n < 8 ? n : 8) +
                 "); expected PNG, JPEG, GIF or WebP");
-}
-
-std::string printable(std::string_view s) {
-  constexpr size_t kMax = 64;
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  }
-  if (s.size() > kMax) out += "...";
-  return out;
 }
 
 }  // namespace

@@ -34,8 +34,6 @@ using internal::Fields;
 using internal::Value;
 using internal::Writer;
 
-constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-
 Error unknown_type(const std::string& type) {
   return Error(ErrorCode::unknown_type, "unknown frame type '" + type + "'");
 }
@@ -106,6 +104,17 @@ bool depth_within(std::string_view text, int max_depth, size_t* where, bool* lon
   return true;
 }
 
+// A parsed frame of one direction, read by the row of its `type`.
+template <class Frame, class Row>
+Result<Frame> frame_from_json(const Value& value, const Limits& limits, const Row* (*row_of)(std::string_view)) {
+  auto type = frame_type(value);
+  if (!type) return type.error();
+  const Row* row = row_of(*type);
+  if (!row) return unknown_type(*type);
+  Fields f(value);
+  return row->read(f, limits);
+}
+
 // `{"type":<the row's type>, <the row's writer>}`.
 template <class Row, class Frame>
 std::string write_frame(const Row& row, const Frame& frame) {
@@ -145,7 +154,7 @@ Result<bool> parse_json_frame(std::string_view text, const Limits& limits, rapid
     return Error(ErrorCode::bad_json, "JSON nested deeper than " + std::to_string(limits.max_json_depth) +
                                           " levels at offset " + std::to_string(where));
   }
-  doc.Parse<kParseFlags>(text.data(), text.size());
+  doc.Parse<internal::kParseFlags>(text.data(), text.size());
   if (doc.HasParseError()) {
     return Error(ErrorCode::bad_json, std::string("invalid JSON at offset ") +
                                           std::to_string(doc.GetErrorOffset()) + ": " +
@@ -156,21 +165,11 @@ Result<bool> parse_json_frame(std::string_view text, const Limits& limits, rapid
 }
 
 Result<ClientFrame> client_frame_from_json(const rapidjson::Value& value, const Limits& limits) {
-  auto type = frame_type(value);
-  if (!type) return type.error();
-  const auto* row = internal::client_row(*type);
-  if (!row) return unknown_type(*type);
-  Fields f(value);
-  return row->read(f, limits);
+  return frame_from_json<ClientFrame, internal::ClientRow>(value, limits, internal::client_row);
 }
 
 Result<ServerFrame> server_frame_from_json(const rapidjson::Value& value, const Limits& limits) {
-  auto type = frame_type(value);
-  if (!type) return type.error();
-  const auto* row = internal::server_row(*type);
-  if (!row) return unknown_type(*type);
-  Fields f(value);
-  return row->read(f, limits);
+  return frame_from_json<ServerFrame, internal::ServerRow>(value, limits, internal::server_row);
 }
 
 Result<ClientFrame> decode_client_frame(std::string_view text, const Limits& limits) {
@@ -190,12 +189,18 @@ Result<ServerFrame> decode_server_frame(std::string_view text, const Limits& lim
 std::string encode(const ClientFrame& frame) { return write_frame(internal::client_row(frame), frame); }
 std::string encode(const ServerFrame& frame) { return write_frame(internal::server_row(frame), frame); }
 
-std::string to_json_text(const ImageAnalysis& analysis) { return write_text(analysis, internal::write_analysis); }
-std::string to_json_text(const std::vector<ImageAnalysis>& list) {
-  return write_text(list, internal::write_analysis_list);
+std::string to_json_text(const ImageAnalysis& analysis) {
+  return write_text(analysis, internal::write_object<internal::kAnalysisFields, ImageAnalysis>);
 }
-std::string to_json_text(const std::vector<Citation>& list) { return write_text(list, internal::write_citations); }
-std::string to_json_text(const std::vector<ToolSpec>& tools) { return write_text(tools, internal::write_tools); }
+std::string to_json_text(const std::vector<ImageAnalysis>& list) {
+  return write_text(list, internal::write_array<internal::kAnalysisFields, ImageAnalysis>);
+}
+std::string to_json_text(const std::vector<Citation>& list) {
+  return write_text(list, internal::write_array<internal::kCitationFields, Citation>);
+}
+std::string to_json_text(const std::vector<ToolSpec>& tools) {
+  return write_text(tools, internal::write_array<internal::kToolSpecFields, ToolSpec>);
+}
 
 std::string to_json_text(const rapidjson::Value& value) { return internal::to_text(value); }
 

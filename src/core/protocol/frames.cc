@@ -2,15 +2,16 @@
 // in the order of the ClientFrame / ServerFrame alternatives (checked at
 // compile time below).
 //
-// A row names the frame's struct, its reader and writer (frame_codec.h), and
-// for server frames the struct members that hold `seq` and the ids the store
-// indexes it by. Everything the codec, the hub and the client ask about a
-// frame type is read from here.
+// A row names the frame's field table (frame_codec.h), from which its reader
+// and writer are derived, and for server frames the struct members that hold
+// `seq` and the ids the store indexes it by. Everything the codec, the hub and
+// the client ask about a frame type is read from here.
 //
-// Adding a frame type: its struct in messages.h and the variant; its reader
-// and writer in frames_client.cc / frames_server.cc (declared in
-// frame_codec.h); a row below. docs/architecture.md, "The frame table", walks
-// through a seq'd server frame end to end.
+// Adding a frame type: its struct in messages.h and the variant; its field
+// table in frame_codec.h (with a named check in frames_client.cc /
+// frames_server.cc for a rule the table cannot say); a row below.
+// docs/architecture.md, "The frame table", walks through a seq'd server frame
+// end to end.
 #include <type_traits>
 
 #include "core/protocol/frame_codec.h"
@@ -26,7 +27,7 @@ template <class T, class... Ts>
 struct alternative_index<T, std::variant<Ts...>> {
   static constexpr size_t value = [] {
     size_t i = 0;
-    ((std::is_same_v<T, Ts> ? false : (++i, true)) && ...);
+    (void)((std::is_same_v<T, Ts> ? false : (++i, true)) && ...);
     return i;
   }();
 };
@@ -76,23 +77,27 @@ FrameRefs refs(const ServerFrame& frame) {
   return FrameRefs{id_of<T, Ref>(f), id_of<T, ReplyTo>(f)};
 }
 
-template <class T, auto Read, auto Write>
+// A client row: the frame's field table, and its reader when that is more
+// than the table's (message).
+template <const auto& Table, auto Read = &read_table<Table>>
 constexpr ClientRow client(const char* type, const char* fields) {
+  using T = typename std::decay_t<decltype(Table)>::Struct;
   return ClientRow{FrameInfo{Direction::client_to_server, type, fields},
-                   alternative_index<T, ClientFrame>::value, &read_as<ClientFrame, T, Read>,
-                   &write_as<ClientFrame, T, Write>};
+                   alternative_index<T, ClientFrame>::value, Table.names_are(fields), &read_as<ClientFrame, T, Read>,
+                   &write_as<ClientFrame, T, &write_table<Table, T>>};
 }
 
-// A server row. `Seq`: the member holding seq (nullptr: none); `Ref` /
-// `ReplyTo`: the members (or accessor functions) of the ids named by
-// info.ref / info.reply_to.
-template <class T, auto Read, auto Write, auto Seq = nullptr, auto Ref = nullptr, auto ReplyTo = nullptr>
+// A server row: the frame's field table. `Seq`: the member holding seq
+// (nullptr: none); `Ref` / `ReplyTo`: the members (or accessor functions) of
+// the ids named by info.ref / info.reply_to.
+template <const auto& Table, auto Seq = nullptr, auto Ref = nullptr, auto ReplyTo = nullptr>
 constexpr ServerRow server(FrameInfo info) {
-
+  using T = typename std::decay_t<decltype(Table)>::Struct;
   return ServerRow{info,
                    alternative_index<T, ServerFrame>::value,
-                   &read_as<ServerFrame, T, Read>,
-                   &write_as<ServerFrame, T, Write>,
+                   Table.names_are(info.fields),
+                   &read_as<ServerFrame, T, &read_table<Table>>,
+                   &write_as<ServerFrame, T, &write_table<Table, T>>,
                    &get_seq<T, Seq>,
                    &internal::put_seq<T, Seq>,
                    &refs<T, Ref, ReplyTo>};
@@ -109,24 +114,20 @@ constexpr bool kNoBroadcast = false;
 // ---------------------------------------------------------------- client -> server
 
 constexpr ClientRow kClientRows[] = {
-    client<Connect, read_connect, write_connect>("connect", "clientId timestamp conversationId lastSeq conversations"),
-    client<Ping, read_ping, write_ping>("ping", "clientId timestamp"),
-    client<Message, read_message, write_message>("message", "messageId clientId timestamp content images conversationId metadata parentId"),
-    client<Typing, read_typing, write_typing>("typing", "clientId isTyping timestamp"),
-    client<LoadMessages, read_load_messages, write_load_messages>("load_messages",
-                                                                  "conversationId beforeSeq limit"),
-    client<ConfigureTools, read_configure_tools, write_configure_tools>("configure_tools", "tools"),
-    client<ToolResult, read_tool_result, write_tool_result>("tool_result", "toolCallId result error"),
-    client<ComponentAction, read_component_action, write_component_action>(
-        "component_action", "componentId action values timestamp"),
-    client<Cancel, read_cancel, write_cancel>("cancel", "replyTo timestamp"),
-    client<Disconnect, read_disconnect, write_disconnect>("disconnect", "clientId timestamp"),
-    client<ListConversations, read_list_conversations, write_list_conversations>("list_conversations",
-                                                                                 "limit before"),
-    client<UpdateConversation, read_update_conversation, write_update_conversation>(
-        "update_conversation", "conversationId title archived metadata"),
-    client<DeleteConversation, read_delete_conversation, write_delete_conversation>("delete_conversation",
-                                                                                    "conversationId"),
+    client<kConnectFields>("connect", "clientId timestamp conversationId lastSeq conversations"),
+    client<kPingFields>("ping", "clientId timestamp"),
+    client<kMessageFields, read_message>("message",
+                                         "messageId clientId timestamp content images conversationId metadata parentId"),
+    client<kTypingFields>("typing", "clientId isTyping timestamp"),
+    client<kLoadMessagesFields>("load_messages", "conversationId beforeSeq limit"),
+    client<kConfigureToolsFields>("configure_tools", "tools"),
+    client<kToolResultFields>("tool_result", "toolCallId result error"),
+    client<kComponentActionFields>("component_action", "componentId action values timestamp"),
+    client<kCancelFields>("cancel", "replyTo timestamp"),
+    client<kDisconnectFields>("disconnect", "clientId timestamp"),
+    client<kListConversationsFields>("list_conversations", "limit before"),
+    client<kUpdateConversationFields>("update_conversation", "conversationId title archived metadata"),
+    client<kDeleteConversationFields>("delete_conversation", "conversationId"),
 };
 
 // ---------------------------------------------------------------- server -> client
@@ -134,43 +135,42 @@ constexpr ClientRow kClientRows[] = {
 //                type               fields (wire order)                 seq                  stored    broadcast      ref           replyTo
 
 constexpr ServerRow kServerRows[] = {
-    server<ConnectConfirm, read_connect_confirm, write_connect_confirm>(
+    server<kConnectConfirmFields>(
         {kToClient, "connect_confirm", "conversationId connectionId resumed recovered heartbeatMs timestamp conversations",
          SeqRule::none, kLive, kNoBroadcast}),
-    server<Pong, read_pong, write_pong>(
+    server<kPongFields>(
         {kToClient, "pong", "timestamp", SeqRule::none, kLive, kNoBroadcast}),
-    server<Confirm, read_confirm, write_confirm, &Confirm::seq, &Confirm::message_id>(
+    server<kConfirmFields, &Confirm::seq, &Confirm::message_id>(
         {kToClient, "confirm", "messageId imageId status seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "messageId", ""}),
-    server<Thinking, read_thinking, write_thinking, &Thinking::seq, nullptr, &Thinking::reply_to>(
+    server<kThinkingFields, &Thinking::seq, nullptr, &Thinking::reply_to>(
         {kToClient, "thinking", "replyTo step seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "", "replyTo"}),
-    server<Delta, read_delta, write_delta>(
+    server<kDeltaFields>(
         {kToClient, "delta", "messageId replyTo index delta timestamp conversationId",
          SeqRule::none, kLive, kBroadcast}),
-    server<Response, read_response, write_response, &Response::seq, &Response::message_id, &Response::reply_to>(
+    server<kResponseFields, &Response::seq, &Response::message_id, &Response::reply_to>(
         {kToClient, "response", "messageId replyTo content seq timestamp imageAnalysis citations cancelled conversationId version metadata",
          SeqRule::always, kStored, kBroadcast, "messageId", "replyTo"}),
-    server<ToolCall, read_tool_call, write_tool_call, &ToolCall::seq, &ToolCall::tool_call_id, &ToolCall::reply_to>(
+    server<kToolCallFields, &ToolCall::seq, &ToolCall::tool_call_id, &ToolCall::reply_to>(
         {kToClient, "tool_call", "toolCallId replyTo name arguments seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "toolCallId", "replyTo"}),
-    server<Component, read_component, write_component, &Component::seq, &Component::component_id,
-           &Component::reply_to>(
+    server<kComponentFields, &Component::seq, &Component::component_id, &Component::reply_to>(
         {kToClient, "component", "componentId replyTo component props seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "componentId", "replyTo"}),
-    server<TypingIndicator, read_typing_indicator, write_typing_indicator>(
+    server<kTypingIndicatorFields>(
         {kToClient, "typing", "isTyping timestamp conversationId", SeqRule::none, kLive, kBroadcast}),
-    server<History, read_history, write_history>(
+    server<kHistoryFields>(
         {kToClient, "history", "conversationId messages hasMore", SeqRule::none, kLive, kNoBroadcast}),
-    server<ErrorEvent, read_error_event, write_error_event, &ErrorEvent::seq, error_message_id>(
+    server<kErrorEventFields, &ErrorEvent::seq, error_message_id>(
         {kToClient, "error", "code error messageId imageId retryAfterMs seq timestamp conversationId",
          SeqRule::when_stored, kStored, kBroadcast, "messageId", ""}),
-    server<Conversations, read_conversations, write_conversations>(
+    server<kConversationsFields>(
         {kToClient, "conversations", "items hasMore cursor", SeqRule::none, kLive, kNoBroadcast}),
-    server<ConversationUpdated, read_conversation_updated, write_conversation_updated, &ConversationUpdated::seq>(
+    server<kConversationUpdatedFields, &ConversationUpdated::seq>(
         {kToClient, "conversation", "conversationId title archived metadata updatedAt seq timestamp",
          SeqRule::always, kStored, kNoBroadcast, "", ""}),
-    server<ConversationDeleted, read_conversation_deleted, write_conversation_deleted>(
+    server<kConversationDeletedFields>(
         {kToClient, "conversation_deleted", "conversationId timestamp", SeqRule::none, kLive, kNoBroadcast}),
 };
 
@@ -178,6 +178,14 @@ template <class Row, size_t N>
 constexpr bool in_variant_order(const Row (&rows)[N]) {
   for (size_t i = 0; i < N; ++i) {
     if (rows[i].index != i) return false;
+  }
+  return true;
+}
+
+template <class Row, size_t N>
+constexpr bool fields_match_tables(const Row (&rows)[N]) {
+  for (size_t i = 0; i < N; ++i) {
+    if (!rows[i].fields_match_table) return false;
   }
   return true;
 }
@@ -194,6 +202,8 @@ static_assert(std::size(kClientRows) == std::variant_size_v<ClientFrame>, "one r
 static_assert(std::size(kServerRows) == std::variant_size_v<ServerFrame>, "one row per ServerFrame alternative");
 static_assert(in_variant_order(kClientRows), "client rows follow the ClientFrame alternatives");
 static_assert(in_variant_order(kServerRows), "server rows follow the ServerFrame alternatives");
+static_assert(fields_match_tables(kClientRows), "a client row's fields are its field table's, in order");
+static_assert(fields_match_tables(kServerRows), "a server row's fields are its field table's, in order");
 static_assert(seq_rules_consistent(kServerRows), "a server frame is stored exactly when it carries a seq");
 
 template <class Row, size_t N>

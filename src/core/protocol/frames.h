@@ -7,9 +7,9 @@
 // name what it refers to (the id the store indexes it by, the client message
 // it answers). The codec's readers and writers, type_name, seq_of / set_seq,
 // refs_of and the hub's storable / broadcastable rules are all read from the
-// rows, so a new frame type is a row (plus its struct, reader and writer next
-// to the others) and nothing else in this layer. Model: h11's READERS /
-// WRITERS tables.
+// rows, so a new frame type is a row (plus its struct and its field table,
+// from which its reader and writer are derived) and nothing else in this
+// layer. Model: h11's READERS / WRITERS tables.
 #ifndef CHATWIRE_CORE_PROTOCOL_FRAMES_H_
 #define CHATWIRE_CORE_PROTOCOL_FRAMES_H_
 

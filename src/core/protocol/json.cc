@@ -17,53 +17,25 @@ struct JsonWriter::Impl {
 JsonWriter::JsonWriter() : impl_(std::make_unique<Impl>()) {}
 JsonWriter::~JsonWriter() = default;
 
-JsonWriter& JsonWriter::begin_object() {
-  impl_->w.StartObject();
-  return *this;
-}
-JsonWriter& JsonWriter::end_object() {
-  impl_->w.EndObject();
-  return *this;
-}
-JsonWriter& JsonWriter::begin_array() {
-  impl_->w.StartArray();
-  return *this;
-}
-JsonWriter& JsonWriter::end_array() {
-  impl_->w.EndArray();
-  return *this;
-}
+// Each call writes with RapidJSON's writer and returns the JsonWriter for
+// chaining (the writer's bool is always true with a string buffer).
+JsonWriter& JsonWriter::begin_object() { return chain(impl_->w.StartObject()); }
+JsonWriter& JsonWriter::end_object() { return chain(impl_->w.EndObject()); }
+JsonWriter& JsonWriter::begin_array() { return chain(impl_->w.StartArray()); }
+JsonWriter& JsonWriter::end_array() { return chain(impl_->w.EndArray()); }
 JsonWriter& JsonWriter::key(std::string_view k) {
-  impl_->w.Key(k.data() ? k.data() : "", static_cast<rapidjson::SizeType>(k.size()));
-  return *this;
+  return chain(impl_->w.Key(k.data() ? k.data() : "", static_cast<rapidjson::SizeType>(k.size())));
 }
 JsonWriter& JsonWriter::value(std::string_view v) {
-  impl_->w.String(v.data() ? v.data() : "", static_cast<rapidjson::SizeType>(v.size()));
-  return *this;
+  return chain(impl_->w.String(v.data() ? v.data() : "", static_cast<rapidjson::SizeType>(v.size())));
 }
-JsonWriter& JsonWriter::integer(int64_t v) {
-  impl_->w.Int64(v);
-  return *this;
-}
-JsonWriter& JsonWriter::unsigned_integer(uint64_t v) {
-  impl_->w.Uint64(v);
-  return *this;
-}
-JsonWriter& JsonWriter::number(double v) {
-  impl_->w.Double(v);
-  return *this;
-}
-JsonWriter& JsonWriter::boolean(bool v) {
-  impl_->w.Bool(v);
-  return *this;
-}
-JsonWriter& JsonWriter::null() {
-  impl_->w.Null();
-  return *this;
-}
+JsonWriter& JsonWriter::integer(int64_t v) { return chain(impl_->w.Int64(v)); }
+JsonWriter& JsonWriter::unsigned_integer(uint64_t v) { return chain(impl_->w.Uint64(v)); }
+JsonWriter& JsonWriter::number(double v) { return chain(impl_->w.Double(v)); }
+JsonWriter& JsonWriter::boolean(bool v) { return chain(impl_->w.Bool(v)); }
+JsonWriter& JsonWriter::null() { return chain(impl_->w.Null()); }
 JsonWriter& JsonWriter::raw(std::string_view json) {
-  impl_->w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
-  return *this;
+  return chain(impl_->w.RawValue(json.data(), json.size(), rapidjson::kObjectType));
 }
 JsonWriter& JsonWriter::error(const Error& e, const char* text_key) {
   impl_->w.StartObject();
@@ -88,13 +60,23 @@ std::string error_result_json(const Error& error) {
   return w.done();
 }
 
+std::string value_result_json(bool value) {
+  EventWriter w;
+  w.boolean("ok", true).boolean("value", value);
+  return w.done();
+}
+
+std::string value_result_json(std::string_view value) {
+  EventWriter w;
+  w.boolean("ok", true).str("value", value);
+  return w.done();
+}
+
 // ------------------------------------------------------------------ reading
 
 namespace {
 
 using internal::Value;
-
-constexpr unsigned kParseFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
 
 // Parses an application-given JSON object ("" is {}); errors say `what`.
 Result<bool> parse_object(std::string_view text, const Limits& limits, rapidjson::Document& doc, const char* what) {
@@ -144,7 +126,7 @@ Result<ServerFrame> read_unsequenced(const rapidjson::Document& doc, const Limit
 Result<std::string> canonical_json(std::string_view text, const char* what, const char* if_empty) {
   if (text.empty()) return std::string(if_empty);
   rapidjson::Document doc;
-  doc.Parse<kParseFlags>(text.data(), text.size());
+  doc.Parse<internal::kParseFlags>(text.data(), text.size());
   if (doc.HasParseError()) return Error(ErrorCode::bad_json, std::string(what) + " is not valid JSON");
   return internal::to_text(doc);
 }

@@ -56,6 +56,8 @@ class JsonWriter {
   std::string done();
 
  private:
+  JsonWriter& chain(bool) { return *this; }
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -73,6 +75,9 @@ class EventWriter : public JsonWriter {
 
 // The binding result for an error: {"ok":false,"error":{"code","error",...}}.
 std::string error_result_json(const Error& error);
+// The binding result for a value: {"ok":true,"value":<v>}.
+std::string value_result_json(bool value);
+std::string value_result_json(std::string_view value);
 
 // Any JSON value given by the application, in compact canonical form; "" is
 // `if_empty`. Not JSON: bad_json "<what> is not valid JSON".

@@ -25,6 +25,14 @@ namespace chatwire::protocol::internal {
 using rapidjson::Value;
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// How the protocol layer parses JSON: UTF-8 validated, without recursion, and
+// numbers to the nearest double (RapidJSON's default fast path can be off by
+// a few units in the last place for long numbers, so a value kept as text,
+// such as a tool result of 192233720036854775808, would change each time it
+// is re-encoded: found by fuzz_frame_decoder).
+constexpr unsigned kParseFlags =
+    rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+
 std::string to_text(const Value& value);
 
 // Reads the fields of one JSON object and remembers the first problem, so a
@@ -40,41 +48,59 @@ class Fields {
 
   bool ok() const { return !error_; }
   const Error& error() const { return *error_; }
-  Error take_error() { return std::move(*error_); }
-
-  void fail(ErrorCode code, std::string message) {
-    if (!error_) error_ = Error(code, std::move(message));
+  // The first problem, which leaves the reader ok() again.
+  Error take_error() {
+    Error e = std::move(*error_);
+    error_.reset();
+    return e;
   }
 
-  std::string name(const char* field) const { return "'" + prefix_ + field + "'"; }
+  void fail(ErrorCode code, std::string message) { fail(Error(code, std::move(message))); }
+  void fail(Error e) {
+    if (!error_) error_ = std::move(e);
+  }
+
+  // A field's path ("messages[2].role") and its quoted form for errors.
+  std::string path(const char* field) const { return prefix_ + field; }
+  std::string name(const char* field) const { return "'" + path(field) + "'"; }
 
   const Value* find(const char* field) const {
     auto it = obj_.FindMember(field);
     return it == obj_.MemberEnd() ? nullptr : &it->value;
   }
 
+  // A field's value, or nullptr when it is absent (a problem when
+  // `required`). `null_absent`: an optional field given as null counts as
+  // absent.
+  const Value* present(const char* field, bool required, bool null_absent = true) {
+    const Value* v = find(field);
+    if (!v || (null_absent && v->IsNull() && !required)) {
+      if (required) fail(ErrorCode::invalid_field, "missing field " + name(field));
+      return nullptr;
+    }
+    return v;
+  }
+
+  // A problem with a field that is there: "field '<name>' <what>".
+  void wrong(const char* field, const std::string& what) {
+    fail(ErrorCode::invalid_field, "field " + name(field) + " " + what);
+  }
+
   // A string field. `required`: absent is an error. `nonempty`: "" is an error.
   std::optional<std::string> string(const char* field, bool required, bool nonempty = true,
                                     size_t max_bytes = 0) {
-    const Value* v = find(field);
-    if (!v || (v->IsNull() && !required)) {
-      if (required) fail(ErrorCode::invalid_field, "missing field " + name(field));
-      return std::nullopt;
-    }
+    const Value* v = present(field, required);
+    if (!v) return std::nullopt;
     if (!v->IsString()) {
-      fail(ErrorCode::invalid_field, "field " + name(field) + " must be a string");
-      return std::nullopt;
+      wrong(field, "must be a string");
+    } else if (nonempty && v->GetStringLength() == 0) {
+      wrong(field, "must not be empty");
+    } else if (max_bytes && v->GetStringLength() > max_bytes) {
+      wrong(field, "is longer than " + std::to_string(max_bytes) + " bytes");
+    } else {
+      return std::string(v->GetString(), v->GetStringLength());
     }
-    if (nonempty && v->GetStringLength() == 0) {
-      fail(ErrorCode::invalid_field, "field " + name(field) + " must not be empty");
-      return std::nullopt;
-    }
-    if (max_bytes && v->GetStringLength() > max_bytes) {
-      fail(ErrorCode::invalid_field,
-           "field " + name(field) + " is longer than " + std::to_string(max_bytes) + " bytes");
-      return std::nullopt;
-    }
-    return std::string(v->GetString(), v->GetStringLength());
+    return std::nullopt;
   }
 
   std::string id(const char* field) { return string(field, true, true, kMaxIdBytes).value_or(""); }
@@ -87,22 +113,17 @@ class Fields {
 
   std::string timestamp(const char* field = "timestamp") {
     auto s = string(field, true);
-    if (s && !parse_timestamp(*s)) {
-      fail(ErrorCode::invalid_field, "field " + name(field) + " must be an ISO 8601 timestamp");
-    }
+    if (s && !parse_timestamp(*s)) wrong(field, "must be an ISO 8601 timestamp");
     return s.value_or("");
   }
 
   std::optional<int64_t> integer(const char* field, bool required, int64_t min, int64_t max) {
-    const Value* v = find(field);
-    if (!v || (v->IsNull() && !required)) {
-      if (required) fail(ErrorCode::invalid_field, "missing field " + name(field));
-      return std::nullopt;
-    }
+    const Value* v = present(field, required);
+    if (!v) return std::nullopt;
     if (!v->IsInt64() || v->GetInt64() < min || v->GetInt64() > max) {
       std::string range = max == INT64_MAX ? " >= " + std::to_string(min)
                                            : " from " + std::to_string(min) + " to " + std::to_string(max);
-      fail(ErrorCode::invalid_field, "field " + name(field) + " must be an integer" + range);
+      wrong(field, "must be an integer" + range);
       return std::nullopt;
     }
     return v->GetInt64();
@@ -117,47 +138,25 @@ class Fields {
   }
 
   std::optional<double> number(const char* field) {
-    const Value* v = find(field);
-    if (!v || v->IsNull()) return std::nullopt;
-    if (!v->IsNumber()) {
-      fail(ErrorCode::invalid_field, "field " + name(field) + " must be a number");
-      return std::nullopt;
-    }
-    return v->GetDouble();
+    return scalar(field, false, true, &Value::IsNumber, &Value::GetDouble, "must be a number");
   }
 
   std::optional<bool> boolean(const char* field, bool required) {
-    const Value* v = find(field);
-    if (!v) {
-      if (required) fail(ErrorCode::invalid_field, "missing field " + name(field));
-      return std::nullopt;
-    }
-    if (!v->IsBool()) {
-      fail(ErrorCode::invalid_field, "field " + name(field) + " must be true or false");
-      return std::nullopt;
-    }
-    return v->GetBool();
+    return scalar(field, required, false, &Value::IsBool, &Value::GetBool, "must be true or false");
   }
 
   // Any JSON value, kept as text.
   std::optional<RawJson> raw(const char* field, bool required) {
-    const Value* v = find(field);
-    if (!v) {
-      if (required) fail(ErrorCode::invalid_field, "missing field " + name(field));
-      return std::nullopt;
-    }
+    const Value* v = present(field, required, false);
+    if (!v) return std::nullopt;
     return RawJson{to_text(*v)};
   }
 
   // An array field; nullptr when absent (or on error).
   const Value* array(const char* field, bool required) {
-    const Value* v = find(field);
-    if (!v || (v->IsNull() && !required)) {
-      if (required) fail(ErrorCode::invalid_field, "missing field " + name(field));
-      return nullptr;
-    }
-    if (!v->IsArray()) {
-      fail(ErrorCode::invalid_field, "field " + name(field) + " must be an array");
+    const Value* v = present(field, required);
+    if (v && !v->IsArray()) {
+      wrong(field, "must be an array");
       return nullptr;
     }
     return v;
@@ -169,7 +168,7 @@ class Fields {
     if (!a) return out;
     for (const auto& e : a->GetArray()) {
       if (!e.IsString()) {
-        fail(ErrorCode::invalid_field, "field " + name(field) + " must hold strings");
+        wrong(field, "must hold strings");
         return out;
       }
       out.emplace_back(e.GetString(), e.GetStringLength());
@@ -178,6 +177,19 @@ class Fields {
   }
 
  private:
+  // A field of one JSON type, read with `get` when `is` says so.
+  template <class V>
+  std::optional<V> scalar(const char* field, bool required, bool null_absent, bool (Value::*is)() const,
+                          V (Value::*get)() const, const char* what) {
+    const Value* v = present(field, required, null_absent);
+    if (!v) return std::nullopt;
+    if (!(v->*is)()) {
+      wrong(field, what);
+      return std::nullopt;
+    }
+    return (v->*get)();
+  }
+
   const Value& obj_;
   std::string prefix_;
   bool sequenced_ = true;
@@ -216,38 +228,6 @@ inline std::optional<std::optional<std::string>> read_nullable_id(Fields& f, con
   return f.optional_id(field);
 }
 
-// The objects of array `field` (`max` at most: too_large past it), each read
-// by read_item(Fields of that object) into `out`; the first error fails `f`.
-// Absent or null: `out` stays nullopt.
-template <class T, class Read>
-void read_objects(Fields& f, const char* field, size_t max, std::optional<std::vector<T>>& out, Read read_item) {
-  const Value* list = f.array(field, false);
-  if (!list || !f.ok()) return;
-  if (list->Size() > max) {
-    f.fail(ErrorCode::too_large, std::to_string(list->Size()) + " " + field + ", over the limit of " +
-                                     std::to_string(max));
-    return;
-  }
-  out.emplace();
-  for (size_t i = 0; f.ok() && i < list->Size(); ++i) {
-    const Value& v = (*list)[static_cast<rapidjson::SizeType>(i)];
-    const std::string where = std::string(field) + "[" + std::to_string(i) + "]";
-    if (!v.IsObject()) {
-      Error e = object_error(where);
-      f.fail(e.code, e.message);
-      return;
-    }
-    Fields g(v, where + ".");
-    T item = read_item(g);
-    if (!g.ok()) {
-      Error e = g.take_error();
-      f.fail(e.code, e.message);
-      return;
-    }
-    out->push_back(std::move(item));
-  }
-}
-
 // A reader's result: the first problem Fields saw, or the value.
 template <class T>
 Result<T> finish(Fields& f, T&& value) {
@@ -268,19 +248,6 @@ inline void put(Writer& w, const char* key, int64_t v) {
   w.Key(key);
   w.Int64(v);
 }
-// `key`: [ one object per item, its members written by write_members(item) ].
-template <class List, class Write>
-void put_objects(Writer& w, const char* key, const List& items, Write write_members) {
-  w.Key(key);
-  w.StartArray();
-  for (const auto& item : items) {
-    w.StartObject();
-    write_members(item);
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
 // Writes nothing when absent, null for an empty optional inside.
 inline void put_nullable(Writer& w, const char* key, const std::optional<std::optional<std::string>>& s) {
   if (!s) return;
@@ -311,13 +278,6 @@ inline void put_strings(Writer& w, const char* key, const std::vector<std::strin
 // client events and the client store), then messageId, imageId, retryAfterMs
 // when set. The one writer of an error's fields (json.h: write_error).
 void put_error_fields(Writer& w, const Error& e, const char* text_key);
-
-// The sub-objects frames, client events and the client store all carry
-// (frames_server.cc).
-void write_analysis(Writer& w, const ImageAnalysis& a);
-void write_analysis_list(Writer& w, const std::vector<ImageAnalysis>& list);
-void write_citations(Writer& w, const std::vector<Citation>& list);
-void write_tools(Writer& w, const std::vector<ToolSpec>& tools);
 
 }  // namespace chatwire::protocol::internal
 

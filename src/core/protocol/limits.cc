@@ -28,6 +28,8 @@ constexpr LimitField kLimitFields[] = {
     {"maxImages", &Limits::max_images, nullptr, nullptr, 0},
     {"maxImageBytes", &Limits::max_image_bytes, nullptr, nullptr, 1},
     {"maxImageDimension", nullptr, &Limits::max_image_dimension, nullptr, 1},
+    {"maxAudioBytes", &Limits::max_audio_bytes, nullptr, nullptr, 1},
+    {"maxAudioDurationMs", nullptr, &Limits::max_audio_duration_ms, nullptr, 1},
     {"messagesPerSecond", nullptr, nullptr, &Limits::messages_per_second, 0.001},
     {"messageBurst", nullptr, nullptr, &Limits::message_burst, 1},
     {"maxTools", &Limits::max_tools, nullptr, nullptr, 0},

@@ -22,6 +22,8 @@ struct Limits {
   size_t max_images = 5;                  // images per message
   size_t max_image_bytes = 8u << 20;      // one image, decoded
   uint32_t max_image_dimension = 8192;    // width and height, each
+  size_t max_audio_bytes = 10u << 20;     // a message's audio, decoded (PROTOCOL.md "Voice")
+  uint32_t max_audio_duration_ms = 300000;  // its duration, where the headers tell it
   double messages_per_second = 20;        // sustained rate per connection
   double message_burst = 40;              // token-bucket capacity
   // Not in PROTOCOL.md's table (issue 14.4): what one configure_tools may
@@ -35,8 +37,8 @@ struct Limits {
 };
 
 // Limits from JS option names ({"maxFrameBytes", "maxContentBytes", "maxImages",
-// "maxImageBytes", "maxImageDimension", "messagesPerSecond", "messageBurst",
-// "maxTools", "maxToolsBytes"}); absent or null fields keep the defaults above;
+// "maxImageBytes", "maxImageDimension", "maxAudioBytes", "maxAudioDurationMs",
+// "messagesPerSecond", "messageBurst", "maxTools", "maxToolsBytes"}); absent or null fields keep the defaults above;
 // "" gives all defaults. A field of the wrong type or under its minimum is
 // invalid_field naming it ("limits.maxImages must be a positive integer").
 Result<Limits> parse_limits(std::string_view limits_json);

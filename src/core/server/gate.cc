@@ -1,26 +1,19 @@
 #include "core/server/gate.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 
+#include "core/protocol/json.h"
 #include "core/protocol/time.h"
 
 namespace chatwire::server {
 
 namespace {
 
+// A JSON object of string members, in order (the HTTP answers' bodies).
 std::string json_object(std::initializer_list<std::pair<const char*, std::string>> fields) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.StartObject();
-  for (const auto& [k, v] : fields) {
-    w.Key(k);
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  }
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+  protocol::EventWriter w;
+  for (const auto& [k, v] : fields) w.str(k, v);
+  return w.done();
 }
 
 }  // namespace

@@ -1,102 +1,114 @@
 #include "core/server/server_config.h"
 
-#include <rapidjson/document.h>
+#include <cstdint>
 
-#include "core/protocol/codec.h"
+#include "core/protocol/json.h"
+#include "core/protocol/limits.h"
+#include "core/protocol/options_json.h"
 #include "core/store/server_store.h"
 
 namespace chatwire::server {
 
 namespace {
 
-Error bad(const std::string& name, const char* what) {
-  return Error(ErrorCode::invalid_field, "options." + name + " must be " + what);
-}
+constexpr int64_t kDayMs = INT64_C(86400000);
+constexpr int64_t kMaxSafe = protocol::kMaxSafeInteger;
+
+// The integer options at the top level: parse_server_config and
+// server_config_json both walk this table.
+const protocol::IntegerOption<ServerConfig> kIntegerOptions[] = {
+    {"port", 0, 65535, [](const ServerConfig& c) -> int64_t { return c.port; },
+     [](ServerConfig& c, int64_t v) { c.port = static_cast<int>(v); }},
+    {"heartbeatMs", 100, kDayMs, [](const ServerConfig& c) { return c.hub.heartbeat_ms; },
+     [](ServerConfig& c, int64_t v) { c.hub.heartbeat_ms = v; }},
+    {"heartbeatTimeoutMs", 100, 3 * kDayMs, [](const ServerConfig& c) { return c.hub.heartbeat_timeout_ms; },
+     [](ServerConfig& c, int64_t v) { c.hub.heartbeat_timeout_ms = v; }},
+    {"maxConnectionsPerIp", 0, kMaxSafe,
+     [](const ServerConfig& c) { return static_cast<int64_t>(c.gate.max_connections_per_ip); },
+     [](ServerConfig& c, int64_t v) { c.gate.max_connections_per_ip = static_cast<size_t>(v); }},
+    {"retentionMs", 0, kMaxSafe, [](const ServerConfig& c) { return c.hub.retention_ms; },
+     [](ServerConfig& c, int64_t v) { c.hub.retention_ms = v; }},
+    {"retentionEvents", 0, kMaxSafe, [](const ServerConfig& c) { return c.hub.retention_events; },
+     [](ServerConfig& c, int64_t v) { c.hub.retention_events = v; }},
+    {"maxDatabaseBytes", 0, kMaxSafe, [](const ServerConfig& c) { return c.max_database_bytes; },
+     [](ServerConfig& c, int64_t v) { c.max_database_bytes = v; }},
+};
+
+constexpr int64_t kTicketTtlMin = 1000;
+constexpr size_t kSecretMinBytes = 16;
+
+Error invalid(std::string message) { return Error(ErrorCode::invalid_field, std::move(message)); }
 
 }  // namespace
 
 Result<ServerConfig> parse_server_config(std::string_view json) {
   ServerConfig c;
-  rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return Error(ErrorCode::invalid_field, "options must be an object");
+  auto read = protocol::OptionsReader::parse(json, "options");
+  if (!read) return read.error();
+  const protocol::OptionsReader& o = *read;
 
-  auto str = [&](const char* name, std::string& out) -> std::optional<Error> {
-    auto it = doc.FindMember(name);
-    if (it == doc.MemberEnd() || it->value.IsNull()) return std::nullopt;
-    if (!it->value.IsString()) return bad(name, "a string");
-    out.assign(it->value.GetString(), it->value.GetStringLength());
-    return std::nullopt;
-  };
-  auto integer = [&](const rapidjson::Value& obj, const char* name, int64_t min, int64_t max,
-                     int64_t& out) -> std::optional<Error> {
-    auto it = obj.FindMember(name);
-    if (it == obj.MemberEnd() || it->value.IsNull()) return std::nullopt;
-    if (!it->value.IsInt64() || it->value.GetInt64() < min || it->value.GetInt64() > max) {
-      return bad(name, ("an integer from " + std::to_string(min) + " to " + std::to_string(max)).c_str());
-    }
-    out = it->value.GetInt64();
-    return std::nullopt;
-  };
-
-  int64_t port = 0, per_ip = 0, ttl = c.gate.ticket_ttl_ms;
-  for (auto e : {str("host", c.host), str("path", c.path), str("database", c.database),
-                 integer(doc, "port", 0, 65535, port),
-                 integer(doc, "heartbeatMs", 100, INT64_C(86400000), c.hub.heartbeat_ms),
-                 integer(doc, "heartbeatTimeoutMs", 100, INT64_C(86400000) * 3, c.hub.heartbeat_timeout_ms),
-                 integer(doc, "maxConnectionsPerIp", 0, INT64_MAX, per_ip),
-                 integer(doc, "retentionMs", 0, INT64_MAX, c.hub.retention_ms),
-                 integer(doc, "retentionEvents", 0, INT64_MAX, c.hub.retention_events),
-                 integer(doc, "maxDatabaseBytes", 0, INT64_MAX, c.max_database_bytes)}) {
+  for (auto e : {o.string("host", c.host), o.string("path", c.path), o.string("database", c.database),
+                 o.boolean("typingAroundHandler", c.hub.typing_around_handler),
+                 o.strings("allowedOrigins", c.gate.allowed_origins)}) {
     if (e) return *e;
   }
-  c.port = static_cast<int>(port);
-  c.gate.max_connections_per_ip = static_cast<size_t>(per_ip);
-  if (c.path.empty() || c.path[0] != '/') return bad("path", "a path starting with '/'");
+  for (const auto& f : kIntegerOptions) {
+    int64_t v = f.get(c);
+    if (auto e = o.integer(f.name, f.min, f.max, v)) return *e;
+    f.set(c, v);
+  }
+  if (c.path.empty() || c.path[0] != '/') return invalid("options.path must be a path starting with '/'");
   // The one place heartbeatMs and heartbeatTimeoutMs are reconciled (issue 15):
   // without a timeout, silence of 3 heartbeats closes (PROTOCOL.md); with only
   // a timeout, the advertised heartbeat is a third of it, so a client that
   // follows it is never closed; both given, the timeout may not be shorter.
-  const bool has_hb = doc.HasMember("heartbeatMs") && !doc["heartbeatMs"].IsNull();
-  const bool has_timeout = doc.HasMember("heartbeatTimeoutMs") && !doc["heartbeatTimeoutMs"].IsNull();
-  if (!has_timeout) {
+  if (!o.has("heartbeatTimeoutMs")) {
     c.hub.heartbeat_timeout_ms = 3 * c.hub.heartbeat_ms;
-  } else if (!has_hb) {
+  } else if (!o.has("heartbeatMs")) {
     c.hub.heartbeat_ms = c.hub.heartbeat_timeout_ms / 3;
   } else if (c.hub.heartbeat_timeout_ms < c.hub.heartbeat_ms) {
-    return Error(ErrorCode::invalid_field, "options.heartbeatTimeoutMs (" + std::to_string(c.hub.heartbeat_timeout_ms) +
-                                               ") must not be less than options.heartbeatMs (" +
-                                               std::to_string(c.hub.heartbeat_ms) + ")");
+    return invalid("options.heartbeatTimeoutMs (" + std::to_string(c.hub.heartbeat_timeout_ms) +
+                   ") must not be less than options.heartbeatMs (" + std::to_string(c.hub.heartbeat_ms) + ")");
   }
 
-  if (auto it = doc.FindMember("limits"); it != doc.MemberEnd() && !it->value.IsNull()) {
-    auto limits = parse_limits(protocol::to_json_text(it->value));
-    if (!limits) return limits.error();
+  if (o.has("limits")) {
+    auto limits = parse_limits(o.text("limits"));
+    if (!limits) return invalid("options." + limits.error().message);
     c.hub.limits = *limits;
   }
-  if (auto it = doc.FindMember("typingAroundHandler"); it != doc.MemberEnd() && it->value.IsBool()) {
-    c.hub.typing_around_handler = it->value.GetBool();
-  }
-  if (auto it = doc.FindMember("allowedOrigins"); it != doc.MemberEnd() && !it->value.IsNull()) {
-    if (!it->value.IsArray()) return bad("allowedOrigins", "an array of strings");
-    for (const auto& o : it->value.GetArray()) {
-      if (!o.IsString()) return bad("allowedOrigins", "an array of strings");
-      c.gate.allowed_origins.emplace_back(o.GetString(), o.GetStringLength());
-    }
-  }
-  if (auto it = doc.FindMember("auth"); it != doc.MemberEnd() && !it->value.IsNull()) {
-    const auto& auth = it->value;
-    if (!auth.IsObject()) return bad("auth", "an object");
-    auto secret = auth.FindMember("secret");
-    if (secret == auth.MemberEnd() || !secret->value.IsString() || secret->value.GetStringLength() < 16) {
-      return bad("auth.secret", "a string of at least 16 characters");
+  auto auth = o.object("auth");
+  if (!auth) return auth.error();
+  if (*auth) {
+    const protocol::OptionsReader& a = **auth;
+    // (the error never shows the value: it is a secret)
+    if (a.string("secret", c.gate.ticket_secret) || c.gate.ticket_secret.size() < kSecretMinBytes) {
+      return invalid(a.name("secret") + " must be a string of at least " + std::to_string(kSecretMinBytes) +
+                     " characters");
     }
     c.gate.tickets = true;
-    c.gate.ticket_secret.assign(secret->value.GetString(), secret->value.GetStringLength());
-    if (auto e = integer(auth, "ticketTtlMs", 1000, INT64_C(86400000), ttl)) return *e;
-    c.gate.ticket_ttl_ms = ttl;
+    if (auto e = a.integer("ticketTtlMs", kTicketTtlMin, kDayMs, c.gate.ticket_ttl_ms)) return *e;
   }
   return c;
+}
+
+std::string server_config_json(const ServerConfig& c) {
+  protocol::EventWriter w;
+  w.str("host", c.host).str("path", c.path).str("database", c.database);
+  for (const auto& f : kIntegerOptions) w.num(f.name, f.get(c));
+  w.boolean("typingAroundHandler", c.hub.typing_around_handler);
+  w.key("allowedOrigins").begin_array();
+  for (const auto& origin : c.gate.allowed_origins) w.value(origin);
+  w.end_array();
+  w.raw("limits", limits_to_json(c.hub.limits));
+  if (c.gate.tickets) w.key("auth").begin_object().num("ticketTtlMs", c.gate.ticket_ttl_ms).end_object();
+  w.key("toolTimeout").begin_object();
+  w.num("defaultMs", c.turns.tool_timeout_ms).num("minMs", c.turns.tool_timeout_min_ms);
+  w.num("maxMs", c.turns.tool_timeout_max_ms).end_object();
+  w.key("turnEnd").begin_object();
+  w.key("unanswered").error(c.turns.unanswered, "error");
+  w.key("failed").error(c.turns.failed, "error");
+  w.end_object();
+  return w.done();
 }
 
 Result<std::unique_ptr<ServerHub>> open_server_hub(const ServerConfig& config, Entropy& entropy) {

@@ -15,6 +15,23 @@
 
 namespace chatwire::server {
 
+// What ChatServer's JS does around the application's handlers. The numbers
+// and texts live here so js/server.mjs holds none of its own: it reads them
+// from server_config_json().
+struct TurnPolicy {
+  // reply.callTool's timeout when the call gives none, and the range a given
+  // one must be in (a JS timer runs it: setTimeout's longest delay is 2^31-1).
+  int64_t tool_timeout_ms = 30000;
+  int64_t tool_timeout_min_ms = 1;
+  int64_t tool_timeout_max_ms = (INT64_C(1) << 31) - 1;
+  // An onMessage handler that returned without reply.respond() fails its
+  // turn with `unanswered`; one that threw, with `failed` (a generic text: the
+  // handler's own error may hold secrets and goes to the server's log only).
+  // A turn the client cancelled gets the cancelled reply instead, either way.
+  Error unanswered{ErrorCode::internal, "the assistant finished without a reply"};
+  Error failed{ErrorCode::internal, "the assistant failed while preparing the reply"};
+};
+
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 0;
@@ -23,14 +40,25 @@ struct ServerConfig {
   int64_t max_database_bytes = 0;  // maxDatabaseBytes: ServerStoreOptions::max_bytes (0: no limit)
   HubConfig hub;
   GateConfig gate;
+  TurnPolicy turns;
 };
 
 // Parses {"host","port","path","database","heartbeatMs","heartbeatTimeoutMs",
 // "limits":{...},"auth":{"secret","ticketTtlMs"},"allowedOrigins":[...],
 // "maxConnectionsPerIp","retentionMs","retentionEvents","typingAroundHandler",
-// "maxDatabaseBytes"}.
-// Errors are invalid_field naming the option.
+// "maxDatabaseBytes"}: the one place their ranges and defaults live (JS checks
+// only the types, js/server.mjs). Absent or null fields keep the defaults.
+// Errors are invalid_field naming the option, its range and the value given
+// ("options.port must be an integer from 0 to 65535, got 70000"); JS throws
+// them as RangeErrors.
 Result<ServerConfig> parse_server_config(std::string_view json);
+
+// The config as the JS layer reads it back: every option above with its
+// value or default (camelCase; `auth` holds only ticketTtlMs, never the
+// secret), "limits" in full, and the TurnPolicy as
+// "toolTimeout":{"defaultMs","minMs","maxMs"} and
+// "turnEnd":{"unanswered":{"code","error"},"failed":{"code","error"}}.
+std::string server_config_json(const ServerConfig& config);
 
 // Opens the store `config.database` names and a hub that owns it, for a
 // server on an event loop: the store never checkpoints inside commits (the

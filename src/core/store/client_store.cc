@@ -4,18 +4,11 @@
 
 #include <cctype>
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
-#include "core/protocol/codec.h"
 #include "core/store/sqlite_util.h"
 
 namespace chatwire::store {
 
 namespace {
-
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 // ------------------------------------------------------------------ schema
 
@@ -70,185 +63,6 @@ static_assert(kMigrationCount == ClientStore::kSchemaVersion, "one migration per
 constexpr const char* kMessageColumns =
     "row, ord, id, role, conversation_id, reply_to, status, seq, created_at, content, detail";
 
-// ------------------------------------------------------------------ JSON helpers
-
-void put_string(Writer& w, const char* key, const std::string& s) {
-  w.Key(key);
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-
-void put_raw(Writer& w, const char* key, const std::string& json) {
-  w.Key(key);
-  const std::string& text = json.empty() ? std::string("null") : json;
-  w.RawValue(text.data(), text.size(), rapidjson::kObjectType);
-}
-
-void write_images(Writer& w, const std::vector<StoredImage>& images) {
-  w.Key("images");
-  w.StartArray();
-  for (const auto& img : images) {
-    w.StartObject();
-    put_string(w, "id", img.id);
-    put_string(w, "mimeType", img.mime_type);
-    if (img.filename) put_string(w, "filename", *img.filename);
-    w.Key("width");
-    w.Uint(img.width);
-    w.Key("height");
-    w.Uint(img.height);
-    if (!img.status.empty()) put_string(w, "status", img.status);
-    if (img.analysis_json) put_raw(w, "analysis", *img.analysis_json);
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
-void write_thinking(Writer& w, const std::vector<std::string>& steps) {
-  w.Key("thinking");
-  w.StartArray();
-  for (const auto& s : steps) w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-  w.EndArray();
-}
-
-void write_tool_calls(Writer& w, const std::vector<StoredToolCall>& calls) {
-  w.Key("toolCalls");
-  w.StartArray();
-  for (const auto& t : calls) {
-    w.StartObject();
-    put_string(w, "toolCallId", t.tool_call_id);
-    put_string(w, "name", t.name);
-    put_raw(w, "arguments", t.arguments_json);
-    put_string(w, "status", t.status);
-    if (t.result_json) put_raw(w, "result", *t.result_json);
-    if (t.error) put_string(w, "error", *t.error);
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
-void write_components(Writer& w, const std::vector<StoredComponent>& components) {
-  w.Key("components");
-  w.StartArray();
-  for (const auto& c : components) {
-    w.StartObject();
-    put_string(w, "componentId", c.component_id);
-    put_string(w, "component", c.component);
-    put_raw(w, "props", c.props_json);
-    w.EndObject();
-  }
-  w.EndArray();
-}
-
-void write_error(Writer& w, const StoredMessage& m) {
-  if (!m.error_code) return;
-  w.Key("error");
-  w.StartObject();
-  put_string(w, "code", *m.error_code);
-  put_string(w, "message", m.error_message.value_or(""));
-  w.EndObject();
-}
-
-// The `detail` column: the parts of the record that are not columns.
-std::string detail_json(const StoredMessage& m) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  if (m.role == "user") {
-    write_images(w, m.images);
-  } else {
-    write_thinking(w, m.thinking);
-    write_tool_calls(w, m.tool_calls);
-    write_components(w, m.components);
-    put_raw(w, "citations", m.citations_json);
-    put_raw(w, "imageAnalysis", m.image_analysis_json);
-  }
-  write_error(w, m);
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
-std::string str(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return std::string();
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-std::optional<std::string> opt_str(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsString()) return std::nullopt;
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-std::optional<std::string> opt_raw(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd()) return std::nullopt;
-  return protocol::to_json_text(it->value);
-}
-
-const rapidjson::Value* arr(const rapidjson::Value& obj, const char* key) {
-  auto it = obj.FindMember(key);
-  if (it == obj.MemberEnd() || !it->value.IsArray()) return nullptr;
-  return &it->value;
-}
-
-// Reads `detail` back into the record. The column is only ever written by
-// detail_json, so a field that is missing simply keeps its default.
-void read_detail(const std::string& text, StoredMessage& m) {
-  rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (doc.HasParseError() || !doc.IsObject()) return;
-  if (const auto* a = arr(doc, "images")) {
-    for (const auto& v : a->GetArray()) {
-      if (!v.IsObject()) continue;
-      StoredImage img;
-      img.id = str(v, "id");
-      img.mime_type = str(v, "mimeType");
-      img.filename = opt_str(v, "filename");
-      auto w = v.FindMember("width");
-      if (w != v.MemberEnd() && w->value.IsUint()) img.width = w->value.GetUint();
-      auto h = v.FindMember("height");
-      if (h != v.MemberEnd() && h->value.IsUint()) img.height = h->value.GetUint();
-      img.status = str(v, "status");
-      img.analysis_json = opt_raw(v, "analysis");
-      m.images.push_back(std::move(img));
-    }
-  }
-  if (const auto* a = arr(doc, "thinking")) {
-    for (const auto& v : a->GetArray()) {
-      if (v.IsString()) m.thinking.emplace_back(v.GetString(), v.GetStringLength());
-    }
-  }
-  if (const auto* a = arr(doc, "toolCalls")) {
-    for (const auto& v : a->GetArray()) {
-      if (!v.IsObject()) continue;
-      StoredToolCall t;
-      t.tool_call_id = str(v, "toolCallId");
-      t.name = str(v, "name");
-      t.arguments_json = opt_raw(v, "arguments").value_or("{}");
-      t.status = str(v, "status");
-      t.result_json = opt_raw(v, "result");
-      t.error = opt_str(v, "error");
-      m.tool_calls.push_back(std::move(t));
-    }
-  }
-  if (const auto* a = arr(doc, "components")) {
-    for (const auto& v : a->GetArray()) {
-      if (!v.IsObject()) continue;
-      StoredComponent c;
-      c.component_id = str(v, "componentId");
-      c.component = str(v, "component");
-      c.props_json = opt_raw(v, "props").value_or("{}");
-      m.components.push_back(std::move(c));
-    }
-  }
-  m.citations_json = opt_raw(doc, "citations").value_or("[]");
-  m.image_analysis_json = opt_raw(doc, "imageAnalysis").value_or("[]");
-  auto err = doc.FindMember("error");
-  if (err != doc.MemberEnd() && err->value.IsObject()) {
-    m.error_code = str(err->value, "code");
-    m.error_message = str(err->value, "message");
-  }
-}
-
 StoredMessage read_row(const Statement& st) {
   StoredMessage m;
   m.row = st.int64(0);
@@ -261,40 +75,24 @@ StoredMessage read_row(const Statement& st) {
   m.seq = st.int64(7);
   m.created_at = st.text(8);
   m.content = st.text(9);
-  read_detail(st.text(10), m);
+  protocol::read_message_detail(st.text(10), m);
   return m;
 }
 
-}  // namespace
-
-// ------------------------------------------------------------------ message_to_json
-
-std::string message_to_json(const StoredMessage& m) {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.StartObject();
-  put_string(w, "id", m.id);
-  put_string(w, "role", m.role);
-  if (m.role == "user") {
-    put_string(w, "content", m.content);
-    put_string(w, "createdAt", m.created_at);
-    put_string(w, "status", m.status);
-    write_error(w, m);
-    write_images(w, m.images);
-  } else {
-    put_string(w, "replyTo", m.reply_to);
-    put_string(w, "createdAt", m.created_at);
-    put_string(w, "status", m.status);
-    put_string(w, "content", m.content);
-    write_thinking(w, m.thinking);
-    write_tool_calls(w, m.tool_calls);
-    write_components(w, m.components);
-    put_raw(w, "citations", m.citations_json);
-    put_raw(w, "imageAnalysis", m.image_analysis_json);
-  }
-  w.EndObject();
-  return std::string(buf.GetString(), buf.GetSize());
+// The first message `where` (a condition on ?1 = `key`, and an order) selects.
+Result<std::optional<StoredMessage>> find_one(Database& db, const char* where, std::string_view key) {
+  auto st = db.prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE " + where + " LIMIT 1");
+  if (!st) return st.error();
+  (*st)->bind(1, key);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<StoredMessage> out;
+  if (*row) out = read_row(**st);
+  (*st)->reset();
+  return out;
 }
+
+}  // namespace
 
 // ------------------------------------------------------------------ ClientStore
 
@@ -426,7 +224,7 @@ Result<bool> ClientStore::set_last_seq(std::string_view conversation_id, int64_t
 // ---- messages
 
 Result<bool> ClientStore::put_message(StoredMessage& m) {
-  const std::string detail = detail_json(m);
+  const std::string detail = protocol::message_detail_json(m);
   Result<Statement*> st = m.row == 0
       ? db_->prepare("INSERT INTO messages(ord, id, role, conversation_id, reply_to, status, seq, created_at, "
                      "content, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
@@ -463,28 +261,11 @@ Result<std::vector<StoredMessage>> ClientStore::read_messages(const std::string&
 }
 
 Result<std::optional<StoredMessage>> ClientStore::find_message(std::string_view id) {
-  auto st = db_->prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?1");
-  if (!st) return st.error();
-  (*st)->bind(1, id);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  std::optional<StoredMessage> out;
-  if (*row) out = read_row(**st);
-  (*st)->reset();
-  return out;
+  return find_one(*db_, "id = ?1", id);
 }
 
 Result<std::optional<StoredMessage>> ClientStore::find_reply(std::string_view reply_to) {
-  auto st = db_->prepare(std::string("SELECT ") + kMessageColumns +
-                         " FROM messages WHERE reply_to = ?1 AND role = 'assistant' ORDER BY ord LIMIT 1");
-  if (!st) return st.error();
-  (*st)->bind(1, reply_to);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  std::optional<StoredMessage> out;
-  if (*row) out = read_row(**st);
-  (*st)->reset();
-  return out;
+  return find_one(*db_, "reply_to = ?1 AND role = 'assistant' ORDER BY ord", reply_to);
 }
 
 Result<std::vector<StoredMessage>> ClientStore::newest_messages(int limit) {

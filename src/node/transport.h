@@ -1,24 +1,15 @@
 // The Node addon's transports: WebSocket text frames and HTTP requests moved
 // between the network and C++ callbacks, on Node's own libuv loop.
 // WsServer is chatwire's own HTTP/1.1 + WebSocket server (ws_server.cc);
-// WsClient uses libwebsockets (lws_transport.cc).
+// WsClient its own WebSocket client, ws:// and wss:// (ws_client.cc). Both
+// take their bytes-on-the-wire rules from wire.h.
 //
 // Theory of operation
 // - No protocol knowledge: frames are opaque text, HTTP bodies opaque bytes.
 // - Single-threaded: every method must be called on the thread that runs the
 //   loop given to listen()/open(); every callback runs on that thread. No locks.
-// - The client's lws runs on the foreign (Node) loop: LWS_SERVER_OPTION_LIBUV +
-//   info.foreign_loops. Before the first context, libuv.so.1 is dlopen'ed with
-//   RTLD_NODELETE, so that lws unloading its evlib plugin never runs Debian
-//   libuv's destructor against Node's libuv (TOOLCHAIN.md trap 1).
-// - One lws context per WsClient connection attempt (see lws_transport.cc for
-//   why not a shared client context). A context is destroyed in two phases
-//   (trap 2): lws_context_destroy() starts closing lws's uv handles; a uv
-//   timer owned by the transport polls the loop until no handle of that
-//   context is left, then calls lws_context_destroy() again, which frees it.
-//   Only then does `done` run, so after done() nothing of lws holds a handle
-//   or a ref on the loop and Node can exit. Callbacks never run inside
-//   lws_context_destroy().
+// - Only libuv handles and requests of our own on the loop Node exports (no
+//   second event library); every one is closed before `done` (shutdown) runs.
 // - A listening server keeps Node alive (its listen socket is an active uv
 //   handle, like net.Server); an open client connection does too. An idle
 //   WsClient (never opened, or its connection closed) holds no handle at all.
@@ -28,8 +19,8 @@
 //   caught and handed to Callbacks::on_exception (default: printed to stderr).
 // - The objects may be destroyed at any time: the destructor stops callbacks
 //   and starts shutdown; what is left is freed later on the loop.
-#ifndef CHATWIRE_NODE_LWS_TRANSPORT_H_
-#define CHATWIRE_NODE_LWS_TRANSPORT_H_
+#ifndef CHATWIRE_NODE_TRANSPORT_H_
+#define CHATWIRE_NODE_TRANSPORT_H_
 
 #include <uv.h>
 
@@ -196,9 +187,13 @@ class WsClient {
   WsClient& operator=(const WsClient&) = delete;
 
   // Connects to ws://host:port/path?query (wss:// works too, verifying the
-  // server certificate against the system CAs). Returns "" (on_open or
-  // on_close follows) or an error text (no callback follows). May be called
-  // again after on_close, for a new connection.
+  // server certificate and host name against the system CAs, or the file
+  // SSL_CERT_FILE names). Returns "" (on_open or on_close follows, never
+  // inside this call) or an error text (no callback follows). May be called
+  // again after on_close, for a new connection. A refused TLS handshake or
+  // a refused 101 answer (wrong Sec-WebSocket-Accept...) is printed to stderr
+  // in one line and reported as on_close(1006, 0). ws_client.cc lists the
+  // rules.
   std::string open(uv_loop_t* loop, const std::string& url, Callbacks callbacks,
                    size_t max_frame_bytes = 16u << 20);
   // Queues a text frame. Returns false unless the connection is open.
@@ -208,7 +203,7 @@ class WsClient {
   // abandons the attempt: on_close(1006, 0) follows.
   void close(int code, std::string reason);
   // Closes the connection if any (1001, then 500 ms for the server's answer)
-  // and frees everything; `done` runs on the loop once no lws handle is left
+  // and frees everything; `done` runs on the loop once no handle is left
   // (right away if open() was never called). on_close may run before it.
   // open() fails afterwards.
   void shutdown(std::function<void()> done);
@@ -221,4 +216,4 @@ class WsClient {
 
 }  // namespace chatwire::node
 
-#endif  // CHATWIRE_NODE_LWS_TRANSPORT_H_
+#endif  // CHATWIRE_NODE_TRANSPORT_H_
