@@ -288,6 +288,34 @@ export interface IncomingMessage {
   userId: string | null; content: string; timestamp: string; images: IncomingImage[];
   /** The tools the client declared (configure_tools): what reply.callTool can ask it to run. */
   tools: readonly ToolSpec[];
+  /** Version 1.1: what the client attached (`message.metadata`, at most 4 KiB of JSON); {} when none. */
+  metadata: Record<string, unknown>;
+  /** The message this one follows (null: a root). */
+  parentId: string | null;
+  /** Not filled in yet (always null): the message this one edits. */
+  editOf: string | null;
+  /** Not filled in yet (always false): true for another version of a reply (regenerate). */
+  regenerate: boolean;
+  /** The active branch before this message, oldest first, shaped to hand to a model. */
+  history(options?: { limit?: number }): Promise<HistoryMessage[]>;
+}
+
+/** One message of IncomingMessage.history(). */
+export interface HistoryMessage {
+  role: 'user' | 'assistant';
+  content: string;
+  messageId: string;
+  images?: { id: string; mimeType: string; filename?: string }[];
+}
+
+/** One page of ChatServer.listConversations() (the `conversations` frame's body). */
+export interface ConversationPage {
+  items: {
+    conversationId: string; title?: string; createdAt: string; updatedAt: string; archived: boolean;
+    metadata: Record<string, unknown>; lastMessage?: { role: 'user' | 'assistant'; content: string; timestamp: string };
+  }[];
+  hasMore: boolean;
+  cursor?: string;
 }
 
 /**
@@ -318,7 +346,13 @@ export interface Reply {
    * `await reply.respond()` is never repeated for a reply a crash lost; rejects with ChatError `internal`
    * if that commit fails (the reply was then not sent).
    */
-  respond(response?: { content?: string; imageAnalysis?: ImageAnalysis[]; citations?: Citation[] }): Promise<void>;
+  respond(response?: {
+    content?: string; imageAnalysis?: ImageAnalysis[]; citations?: Citation[];
+    /** Version 1.1: stored with the reply, sent as response.metadata (at most 4 KiB of JSON). */
+    metadata?: Record<string, unknown>;
+  }): Promise<void>;
+  /** Names the turn's conversation (at most 200 characters, else ChatError too_large); a `conversation` frame to the owner. */
+  setTitle(title: string): boolean;
 }
 
 /**
@@ -359,6 +393,10 @@ export declare class ChatServer {
   on(event: 'connection' | 'disconnect' | 'error', fn: (e: any) => void): this;
   listen(): Promise<void>;
   broadcast(target: { conversationId: string } | { userId: string }, event: Frame): number;
+  /** One page of an owner's conversations, newest updatedAt first (limit 1..100, default 20). */
+  listConversations(owner: { userId: string } | { clientId: string }, options?: { limit?: number; before?: string }): ConversationPage;
+  /** Deletes a conversation and everything of it; rejects with ChatError not_found for an unknown id. */
+  deleteConversation(conversationId: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -35,6 +35,15 @@ export function createServerClass(addon) {
       return check(this.#server._native().imageStatus(this.#turn.id, String(imageId), String(status)));
     }
 
+    /**
+     * Names the turn's conversation (at most 200 characters, else a ChatError
+     * too_large): every connection of its owner gets a `conversation` frame.
+     */
+    setTitle(title) {
+      if (typeof title !== 'string') throw new TypeError('title must be a string');
+      return check(this.#server._native().setTitle(this.#turn.id, title));
+    }
+
     /** Sends a thinking step ("Analyzing your request..."). */
     thinking(step) {
       if (typeof step !== 'string') throw new TypeError('step must be a string');
@@ -91,6 +100,9 @@ export function createServerClass(addon) {
       if (!isObject(response)) throw new TypeError('response must be an object');
       if (response.content !== undefined && typeof response.content !== 'string') {
         throw new TypeError('response.content must be a string');
+      }
+      if (response.metadata !== undefined && !isObject(response.metadata)) {
+        throw new TypeError('response.metadata must be an object');
       }
       this.#turn.done = true;
       check(this.#server._native().respond(this.#turn.id, JSON.stringify(response)));
@@ -203,6 +215,33 @@ export function createServerClass(addon) {
       return check(this._native().broadcast(JSON.stringify(target), JSON.stringify(event)));
     }
 
+    /**
+     * One page of an owner's conversations, newest first:
+     * `{ items, hasMore, cursor? }` as the `conversations` frame has them.
+     * `owner` is `{ userId }` (ticket users) or `{ clientId }`; `limit` 1..100
+     * (default 20), `before` the previous page's cursor.
+     */
+    listConversations(owner, { limit, before } = {}) {
+      if (!isObject(owner) || (typeof owner.userId !== 'string') === (typeof owner.clientId !== 'string')) {
+        throw new TypeError('owner must be { userId } or { clientId }');
+      }
+      if (limit !== undefined && !Number.isInteger(limit)) throw new TypeError('limit must be an integer');
+      const cursor = optionalString(before, 'before', '');
+      return JSON.parse(check(this._native().listConversations(JSON.stringify(owner), limit ?? 20, cursor)));
+    }
+
+    /**
+     * Deletes a conversation and everything of it; every connection of its
+     * owner gets `conversation_deleted`. Rejects with not_found for an unknown id.
+     */
+    async deleteConversation(conversationId) {
+      if (typeof conversationId !== 'string' || !conversationId) {
+        throw new TypeError('conversationId must be a non-empty string');
+      }
+      check(this._native().deleteConversation(conversationId));
+      await this._stored();
+    }
+
     /** Stops listening, ends running turns as abandoned, closes every connection, frees everything. */
     async close() {
       if (this.#closed) return;
@@ -296,6 +335,21 @@ export function createServerClass(addon) {
         // The tools the client declared (configure_tools): what reply.callTool can ask for.
         // One frozen array per configure_tools, shared by the messages that follow it.
         tools: this.#tools.get(e.conversationId) ?? [],
+        // Version 1.1: the application's metadata and the message this one follows.
+        metadata: m.metadata ?? {},
+        parentId: m.parentId ?? null,
+        editOf: m.editOf ?? null,
+        regenerate: Boolean(m.regenerate),
+        /**
+         * The active branch before this message, oldest first, shaped for a
+         * model: [{ role, content, images?, messageId }]. `limit`: the newest
+         * that many (default all).
+         */
+        history: async (options = {}) => {
+          const limit = optionalInteger(optionalObject(options, 'options').limit, 'options.limit', 0, 1);
+          if (!this.#native) throw new TypeError('ChatServer is closed');
+          return JSON.parse(check(this.#native.turnHistory(turn.id, limit)));
+        },
       };
       const reply = new Reply(this, turn, this.#options.toolTimeout);
       // What a turn left without a reply gets is the core's (TurnPolicy, server_config.h).

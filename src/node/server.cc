@@ -79,6 +79,10 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
                            InstanceMethod<&ServerNative::respond>("respond"),
                            InstanceMethod<&ServerNative::fail>("fail"),
                            InstanceMethod<&ServerNative::broadcast>("broadcast"),
+                           InstanceMethod<&ServerNative::turn_history>("turnHistory"),
+                           InstanceMethod<&ServerNative::set_title>("setTitle"),
+                           InstanceMethod<&ServerNative::list_conversations>("listConversations"),
+                           InstanceMethod<&ServerNative::delete_conversation>("deleteConversation"),
                            InstanceMethod<&ServerNative::image_bytes>("imageBytes"),
                            InstanceMethod<&ServerNative::ticket_response>("ticketResponse"),
                            InstanceMethod<&ServerNative::connection_count>("connectionCount"),
@@ -250,6 +254,30 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
     auto code = error_code_from_name(string_arg(info, 1, "code"));
     if (!code) throw Napi::TypeError::New(info.Env(), "code must be one of PROTOCOL.md's error codes");
     auto r = hub().fail(now_ms(), string_arg(info, 0, "turnId"), *code, string_arg(info, 2, "message"));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  // Version 1.1 (issue 17): the core decides; these translate.
+  Napi::Value turn_history(const Napi::CallbackInfo& info) {
+    const int limit = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+    return result_value(info.Env(), hub().turn_history(string_arg(info, 0, "turnId"), limit));
+  }
+
+  Napi::Value set_title(const Napi::CallbackInfo& info) {
+    auto r = hub().set_title(now_ms(), string_arg(info, 0, "turnId"), string_arg(info, 1, "title"));
+    pump();
+    return result_value(info.Env(), r);
+  }
+
+  Napi::Value list_conversations(const Napi::CallbackInfo& info) {
+    const int limit = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 20;
+    return result_value(info.Env(), hub().list_conversations(string_arg(info, 0, "owner"), limit,
+                                                             optional_string_arg(info, 2)));
+  }
+
+  Napi::Value delete_conversation(const Napi::CallbackInfo& info) {
+    auto r = hub().delete_conversation(now_ms(), string_arg(info, 0, "conversationId"));
     pump();
     return result_value(info.Env(), r);
   }

@@ -1266,5 +1266,380 @@ TEST_F(ServerHubTest, AFailedGroupTellsEveryMessageItHeld) {
   remove_db(path);
 }
 
+// ------------------------------------------------------------------ conversations (version 1.1)
+
+namespace conversations {
+
+const std::string kUnknown = "44444444-4444-4444-8444-444444444444";
+
+std::string list_frame(const std::string& extra = "") { return "{\"type\":\"list_conversations\"" + extra + "}"; }
+std::string update_frame(const std::string& conv, const std::string& fields) {
+  return "{\"type\":\"update_conversation\",\"conversationId\":\"" + conv + "\"" + fields + "}";
+}
+std::string delete_frame(const std::string& conv) {
+  return "{\"type\":\"delete_conversation\",\"conversationId\":\"" + conv + "\"}";
+}
+
+}  // namespace conversations
+
+class HubConversationsTest : public ServerHubTest {
+ protected:
+  // A conversation of `client` (connection `conn`) holding one answered message.
+  std::string chat(ConnId conn, const std::string& message_id, const std::string& client = kClient,
+                   const std::string& user = "") {
+    J cc = connect(conn, "", -1, client, user);
+    send(conn, message_frame(message_id, "hello " + message_id, {}, client));
+    std::string turn;
+    for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+    EXPECT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+    pump();
+    inbox.clear();  // every connection of the owner heard it
+    now += 1000;
+    return cc.s("conversationId");
+  }
+
+  J only(ConnId conn, const std::string& type) {
+    auto frames = take(conn);
+    EXPECT_EQ(frames.size(), 1u) << (frames.empty() ? "nothing" : frames.front().text);
+    if (frames.empty()) return J("{}");
+    EXPECT_EQ(frames.front().type(), type) << frames.front().text;
+    return J(frames.front().text);
+  }
+
+  std::vector<std::string> listed(ConnId conn, const std::string& extra = "") {
+    send(conn, conversations::list_frame(extra));
+    J page = only(conn, "conversations");
+    std::vector<std::string> out;
+    for (const auto& item : page["items"].GetArray()) out.push_back(item["conversationId"].GetString());
+    return out;
+  }
+
+  void expect_usable(ConnId conn) {
+    send(conn, ping_frame());
+    EXPECT_EQ(only(conn, "pong").type(), "pong");
+  }
+};
+
+TEST_F(HubConversationsTest, ListShowsTheOwnersConversationsNewestFirst) {
+  const std::string a = chat(1, "m1");
+  const std::string b = chat(2, "m2");
+  chat(3, "m3", kOther);
+  send(2, conversations::list_frame());
+  J page = only(2, "conversations");
+  ASSERT_EQ(page["items"].Size(), 2u);
+  const auto& top = page["items"][0];
+  EXPECT_EQ(std::string(top["conversationId"].GetString()), b);
+  EXPECT_FALSE(top["archived"].GetBool());
+  EXPECT_TRUE(top["metadata"].IsObject());
+  EXPECT_EQ(std::string(top["lastMessage"]["role"].GetString()), "assistant");
+  EXPECT_EQ(std::string(top["lastMessage"]["content"].GetString()), "answer");
+  EXPECT_TRUE(top.HasMember("createdAt") && top.HasMember("updatedAt"));
+  EXPECT_EQ(std::string(page["items"][1]["conversationId"].GetString()), a);
+  EXPECT_FALSE(page["hasMore"].GetBool());
+  EXPECT_EQ(listed(3).size(), 1u);  // the other client sees only its own
+}
+
+TEST_F(HubConversationsTest, ListPagesWithTheCursor) {
+  std::vector<std::string> made;
+  for (int i = 0; i < 3; ++i) made.push_back(chat(10 + i, "m" + std::to_string(i)));
+  send(12, conversations::list_frame(",\"limit\":2"));
+  J first = only(12, "conversations");
+  ASSERT_EQ(first["items"].Size(), 2u);
+  EXPECT_TRUE(first["hasMore"].GetBool());
+  const std::string cursor = first["cursor"].GetString();
+  EXPECT_EQ(listed(12, ",\"limit\":2,\"before\":\"" + cursor + "\""), (std::vector<std::string>{made[0]}));
+}
+
+TEST_F(HubConversationsTest, ABadLimitOrCursorIsInvalidFieldAndTheSocketStays) {
+  chat(1, "m1");
+  for (const char* extra : {",\"limit\":0", ",\"limit\":101", ",\"limit\":\"5\"", ",\"before\":\"nonsense\""}) {
+    send(1, conversations::list_frame(extra));
+    J e = only(1, "error");
+    EXPECT_EQ(e.s("code"), "invalid_field") << extra;
+  }
+  expect_usable(1);
+}
+
+TEST_F(HubConversationsTest, AnUpdateReachesEveryConnectionOfTheOwnerAndIsReplayed) {
+  const std::string conv = chat(1, "m1");
+  connect(2, "", -1);     // the same client, another tab
+  connect(3, "", -1, kOther);
+  send(1, conversations::update_frame(conv, ",\"title\":\"Trip to Rome\",\"archived\":true,"
+                                            "\"metadata\":{\"app\":\"UD21\"}"));
+  J mine = only(1, "conversation");
+  EXPECT_EQ(mine.s("conversationId"), conv);
+  EXPECT_EQ(mine.s("title"), "Trip to Rome");
+  EXPECT_TRUE(mine["archived"].GetBool());
+  EXPECT_EQ(std::string(mine["metadata"]["app"].GetString()), "UD21");
+  EXPECT_EQ(mine.s("updatedAt"), format_timestamp(now));
+  const int64_t seq = mine.i("seq");
+  EXPECT_GT(seq, 0);
+  EXPECT_EQ(only(2, "conversation").text, mine.text);
+  EXPECT_TRUE(take(3).empty());  // another owner hears nothing
+  // Stored: a resume after the seq before it replays it byte for byte.
+  connect(4, conv, seq - 1);
+  ASSERT_EQ(replayed.size(), 1u);
+  EXPECT_EQ(replayed[0], mine.text);
+  // And the list shows it.
+  send(1, conversations::list_frame());
+  J page = only(1, "conversations");
+  EXPECT_EQ(std::string(page["items"][0]["title"].GetString()), "Trip to Rome");
+  EXPECT_TRUE(page["items"][0]["archived"].GetBool());
+}
+
+TEST_F(HubConversationsTest, AnUpdateChangesOnlyTheFieldsItNames) {
+  const std::string conv = chat(1, "m1");
+  send(1, conversations::update_frame(conv, ",\"title\":\"First\",\"metadata\":{\"k\":1}"));
+  take(1);
+  send(1, conversations::update_frame(conv, ",\"archived\":true"));
+  J second = only(1, "conversation");
+  EXPECT_EQ(second.s("title"), "First");
+  EXPECT_EQ(second["metadata"]["k"].GetInt(), 1);
+  EXPECT_TRUE(second["archived"].GetBool());
+}
+
+TEST_F(HubConversationsTest, TitleAndMetadataLimits) {
+  const std::string conv = chat(1, "m1");
+  std::string title200;
+  for (int i = 0; i < 200; ++i) title200 += "\xC3\xA9";  // 200 characters, 400 bytes: allowed
+  send(1, conversations::update_frame(conv, ",\"title\":\"" + title200 + "\""));
+  EXPECT_EQ(only(1, "conversation").s("title"), title200);
+  send(1, conversations::update_frame(conv, ",\"title\":\"" + title200 + "x\""));
+  J long_title = only(1, "error");
+  EXPECT_EQ(long_title.s("code"), "too_large");
+  EXPECT_NE(long_title.s("error").find("title"), std::string::npos);
+  const std::string big(4100, 'x');
+  send(1, conversations::update_frame(conv, ",\"metadata\":{\"v\":\"" + big + "\"}"));
+  J big_meta = only(1, "error");
+  EXPECT_EQ(big_meta.s("code"), "too_large");
+  EXPECT_NE(big_meta.s("error").find("metadata"), std::string::npos);
+  send(1, conversations::update_frame(conv, ",\"metadata\":[1]"));
+  EXPECT_EQ(only(1, "error").s("code"), "invalid_field");
+  send(1, conversations::update_frame(conv, ",\"archived\":\"yes\""));
+  EXPECT_EQ(only(1, "error").s("code"), "invalid_field");
+  expect_usable(1);
+}
+
+TEST_F(HubConversationsTest, AForeignOrUnknownConversationIsNotFoundAndLooksTheSame) {
+  const std::string theirs = chat(1, "m1", kOther);
+  connect(2);
+  send(2, conversations::update_frame(theirs, ",\"title\":\"mine now\""));
+  J foreign = only(2, "error");
+  send(2, conversations::update_frame(conversations::kUnknown, ",\"title\":\"mine now\""));
+  J unknown = only(2, "error");
+  EXPECT_EQ(foreign.s("code"), "not_found");
+  EXPECT_EQ(unknown.s("code"), "not_found");
+  // The text names only the id that was sent.
+  EXPECT_EQ(foreign.s("error"), "unknown conversationId '" + theirs + "'");
+  EXPECT_EQ(unknown.s("error"), "unknown conversationId '" + conversations::kUnknown + "'");
+  send(2, conversations::delete_frame(theirs));
+  EXPECT_EQ(only(2, "error").s("code"), "not_found");
+  EXPECT_TRUE(take(1).empty());
+  EXPECT_EQ((*store->find_conversation(theirs))->title, std::nullopt);
+  expect_usable(2);
+}
+
+TEST_F(HubConversationsTest, AConversationOfATicketUserIsTheirsOnEveryClient) {
+  const std::string conv = chat(1, "m1", kClient, "alice");
+  connect(2, "", -1, kOther, "alice");  // alice's other device
+  connect(3, "", -1, kClient, "bob");   // the same clientId, another user
+  send(2, conversations::update_frame(conv, ",\"title\":\"from the phone\""));
+  J update = only(2, "conversation");
+  EXPECT_EQ(only(1, "conversation").text, update.text);
+  EXPECT_TRUE(take(3).empty());
+  EXPECT_TRUE(listed(3).empty());
+  EXPECT_EQ(listed(2), (std::vector<std::string>{conv}));
+}
+
+TEST_F(HubConversationsTest, DeleteTellsEveryConnectionAndTheConversationIsThenUnknown) {
+  const std::string conv = chat(1, "m1");
+  const std::string other = chat(2, "m2");
+  send(2, conversations::delete_frame(conv));
+  J deleted = only(2, "conversation_deleted");
+  EXPECT_EQ(deleted.s("conversationId"), conv);
+  EXPECT_EQ(deleted.s("timestamp"), format_timestamp(now));
+  EXPECT_EQ(only(1, "conversation_deleted").text, deleted.text);
+  EXPECT_EQ(listed(2), (std::vector<std::string>{other}));
+  send(2, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\"}");
+  EXPECT_EQ(only(2, "error").s("code"), "not_found");
+  J again = connect(3, conv, 0);
+  EXPECT_FALSE(again["resumed"].GetBool());
+  EXPECT_NE(again.s("conversationId"), conv);
+  EXPECT_TRUE(replayed.empty());
+  send(2, conversations::delete_frame(conv));
+  EXPECT_EQ(only(2, "error").s("code"), "not_found");
+}
+
+TEST_F(HubConversationsTest, ConversationFramesNeedConnectFirst) {
+  open(1);
+  send(1, conversations::list_frame());
+  J e = only(1, "error");
+  EXPECT_EQ(e.s("error"), "send connect first");
+}
+
+
+std::string in_conversation(const std::string& frame, const std::string& fields) {
+  return frame.substr(0, frame.size() - 1) + fields + "}";
+}
+
+TEST_F(HubConversationsTest, LiveEventsOfEveryConversationReachEveryConnectionOfTheOwner) {
+  J a = connect(1);
+  J b = connect(2);  // the same client, another conversation
+  connect(3, "", -1, kOther);
+  send(2, message_frame("m1", "hi"));
+  std::string turn;
+  for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+  ASSERT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+  auto on_1 = take(1);
+  auto on_2 = take(2);
+  ASSERT_FALSE(on_1.empty());
+  ASSERT_EQ(on_1.size(), on_2.size());
+  for (size_t i = 0; i < on_1.size(); ++i) {
+    EXPECT_EQ(on_1[i].text, on_2[i].text);
+    EXPECT_EQ(on_1[i].s("conversationId"), b.s("conversationId")) << on_1[i].text;
+  }
+  EXPECT_NE(a.s("conversationId"), b.s("conversationId"));
+  EXPECT_TRUE(take(3).empty());
+}
+
+TEST_F(HubConversationsTest, AMessageNamingANewConversationCreatesItForTheSender) {
+  J cc = connect(1);
+  const std::string fresh = "55555555-5555-4555-8555-555555555555";
+  send(1, in_conversation(message_frame("m1", "hello"), ",\"conversationId\":\"" + fresh + "\""));
+  auto frames = take(1);
+  ASSERT_FALSE(frames.empty());
+  EXPECT_EQ(frames[0].type(), "confirm");
+  EXPECT_EQ(frames[0].s("conversationId"), fresh);
+  EXPECT_EQ(frames[0].i("seq"), 1);  // the new conversation's own seq
+  std::string turn;
+  for (auto& e : take_events()) {
+    if (e.type() == "message") {
+      turn = e.s("turnId");
+      EXPECT_EQ(e.s("conversationId"), fresh);
+    }
+  }
+  ASSERT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+  auto reply = take(1);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0].type(), "response");
+  EXPECT_EQ(reply[0].s("conversationId"), fresh);
+  auto conv = store->find_conversation(fresh);
+  ASSERT_TRUE(conv.ok() && conv->has_value());
+  EXPECT_EQ((*conv)->owner, store::conversation_owner(kClient, ""));
+  EXPECT_EQ(listed(1), (std::vector<std::string>{fresh}));  // the connect's own conversation holds nothing
+  // A repeat of the message in that conversation is not processed again.
+  send(1, in_conversation(message_frame("m1", "hello"), ",\"conversationId\":\"" + fresh + "\""));
+  for (auto& e : take_events()) EXPECT_NE(e.type(), "message");
+  EXPECT_NE(cc.s("conversationId"), fresh);
+}
+
+TEST_F(HubConversationsTest, AMessageNamingAnotherOwnersConversationFailsWithNotFound) {
+  const std::string theirs = chat(1, "m1", kOther);
+  connect(2);
+  send(2, in_conversation(message_frame("m2", "let me in"), ",\"conversationId\":\"" + theirs + "\""));
+  J e = only(2, "error");
+  EXPECT_EQ(e.s("code"), "not_found");
+  EXPECT_EQ(e.s("messageId"), "m2");
+  EXPECT_EQ(e.s("error"), "unknown conversationId '" + theirs + "'");
+  EXPECT_TRUE(take(1).empty());
+  for (auto& ev : take_events()) EXPECT_NE(ev.type(), "message");
+  EXPECT_FALSE(store->find_turn(theirs, "m2")->has_value());
+  expect_usable(2);
+}
+
+TEST_F(HubConversationsTest, MetadataAndParentsAreStoredAndComeBackInHistory) {
+  J cc = connect(1);
+  const std::string conv = cc.s("conversationId");
+  auto answer = [&](const std::string& frame) {
+    send(1, frame);
+    std::string turn;
+    for (auto& e : take_events()) if (e.type() == "message") turn = e.s("turnId");
+    EXPECT_TRUE(hub->respond(now, turn, "{\"content\":\"answer\"}").ok());
+    take(1);
+  };
+  answer(in_conversation(message_frame("m1", "first"), ",\"metadata\":{\"app\":\"UD21\"}"));
+  answer(message_frame("m2", "second"));                                      // follows the reply to m1
+  answer(in_conversation(message_frame("m2b", "second, edited"), ",\"parentId\":\"m1\""));  // a sibling branch
+  answer(in_conversation(message_frame("m0", "a new root"), ",\"parentId\":null"));
+  send(1, "{\"type\":\"load_messages\",\"conversationId\":\"" + conv + "\"}");
+  J h = only(1, "history");
+  const auto& msgs = h["messages"];
+  ASSERT_EQ(msgs.Size(), 8u);
+  std::map<std::string, std::string> parent;
+  for (const auto& m : msgs.GetArray()) {
+    parent[m["messageId"].GetString()] = m["parentId"].IsNull() ? "null" : m["parentId"].GetString();
+    if (std::string(m["role"].GetString()) == "assistant") EXPECT_EQ(m["version"].GetInt(), 1);
+  }
+  EXPECT_EQ(parent["m1"], "null");
+  EXPECT_EQ(parent["m2"], std::string(msgs[1]["messageId"].GetString()));  // the reply to m1
+  EXPECT_EQ(parent["m2b"], "m1");
+  EXPECT_EQ(parent["m0"], "null");
+  EXPECT_EQ(std::string(msgs[0]["metadata"]["app"].GetString()), "UD21");
+}
+
+TEST_F(HubConversationsTest, AParentThatIsNotInTheConversationIsInvalidField) {
+  const std::string other = chat(1, "m1");
+  connect(2);
+  send(2, in_conversation(message_frame("m2", "hi"), ",\"parentId\":\"m1\""));  // m1 is in another conversation
+  J e = only(2, "error");
+  EXPECT_EQ(e.s("code"), "invalid_field");
+  EXPECT_EQ(e.s("messageId"), "m2");
+  EXPECT_NE(e.s("error").find("parentId"), std::string::npos);
+  for (auto& ev : take_events()) EXPECT_NE(ev.type(), "message");
+  expect_usable(2);
+  EXPECT_FALSE(other.empty());
+}
+
+TEST_F(HubConversationsTest, MessageMetadataOver4KiBIsTooLargeNamingTheMessage) {
+  connect(1);
+  send(1, in_conversation(message_frame("m1", "hi"), ",\"metadata\":{\"v\":\"" + std::string(4100, 'x') + "\"}"));
+  J e = only(1, "error");
+  EXPECT_EQ(e.s("code"), "too_large");
+  EXPECT_EQ(e.s("messageId"), "m1");
+  expect_usable(1);
+}
+
+
+TEST_F(HubConversationsTest, ConnectResumesSeveralConversationsInItsOrderAndReplaysEach) {
+  const std::string a = chat(1, "m1");
+  const std::string b = chat(2, "m2");
+  const std::string theirs = chat(3, "m3", kOther);
+  open(4);
+  send(4, in_conversation(connect_frame(kClient, a, 0),
+                          ",\"conversations\":[{\"conversationId\":\"" + b + "\",\"lastSeq\":1},"
+                          "{\"conversationId\":\"" + theirs + "\",\"lastSeq\":0},"
+                          "{\"conversationId\":\"" + conversations::kUnknown + "\"},"
+                          "{\"conversationId\":\"" + a + "\",\"lastSeq\":0}]"));
+  auto frames = take(4);
+  ASSERT_FALSE(frames.empty());
+  J cc(frames[0].text);
+  ASSERT_EQ(cc.type(), "connect_confirm");
+  EXPECT_EQ(cc.s("conversationId"), a);
+  EXPECT_TRUE(cc["resumed"].GetBool());
+  const auto& list = cc["conversations"];
+  ASSERT_EQ(list.Size(), 4u);
+  std::vector<std::pair<std::string, bool>> got;
+  for (const auto& r : list.GetArray()) got.emplace_back(r["conversationId"].GetString(), r["resumed"].GetBool());
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, bool>>{{b, true}, {theirs, false}, {conversations::kUnknown, false}, {a, true}}));
+  // Replays: the current one from seq 1, then b after its lastSeq 1, conversation by conversation.
+  std::vector<std::pair<std::string, int64_t>> replay;
+  for (size_t i = 1; i < frames.size(); ++i) replay.emplace_back(frames[i].s("conversationId"), frames[i].i("seq"));
+  std::vector<std::pair<std::string, int64_t>> want;
+  for (int64_t seq : {1, 2}) want.emplace_back(a, seq);  // confirm, response
+  want.emplace_back(b, 2);
+  EXPECT_EQ(replay, want);
+}
+
+TEST_F(HubConversationsTest, ConnectWithMoreThan100ConversationsIsTooLarge) {
+  std::string list;
+  for (int i = 0; i < 101; ++i) list += std::string(i ? "," : "") + "{\"conversationId\":\"c" + std::to_string(i) + "\"}";
+  open(1);
+  send(1, in_conversation(connect_frame(kClient), ",\"conversations\":[" + list + "]"));
+  J e = only(1, "error");
+  EXPECT_EQ(e.s("code"), "too_large");
+  send(1, connect_frame(kClient));
+  EXPECT_EQ(take(1).front().type(), "connect_confirm");
+}
+
 }  // namespace
 }  // namespace chatwire::server

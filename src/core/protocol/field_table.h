@@ -198,11 +198,69 @@ struct FrameField : Member<T, M> {
   }
 };
 
+// true or false in a std::optional<bool> member: absent or null leaves it
+// unset (update_conversation's archived: not changed); written when set.
+template <class T>
+struct OptionalBoolField : Member<T, std::optional<bool>> {
+  void read(Fields& f, T& t, const Limits&) const {
+    const Value* v = f.find(this->name);
+    if (v && !v->IsNull()) t.*this->member = f.boolean(this->name, true);
+  }
+};
+
+// Application metadata (version 1.1): a JSON object of at most
+// kMaxMetadataBytes encoded (read_metadata). An optional member stays unset
+// when absent or null, a plain RawJson one takes {}.
+template <class T, class M>
+struct MetadataField : Member<T, M> {
+  void read(Fields& f, T& t, const Limits&) const {
+    assign(t.*this->member, read_metadata(f, this->name), RawJson{"{}"});
+  }
+};
+
+// An id that may be null (version 1.1's parentId), in a
+// std::optional<std::optional<std::string>>: absent leaves it unset, null sets
+// an empty inner optional; written the same way back (read_nullable_id,
+// put_nullable).
+template <class T>
+struct NullableIdField : Member<T, std::optional<std::optional<std::string>>> {
+  void read(Fields& f, T& t, const Limits&) const { t.*this->member = read_nullable_id(f, this->name); }
+  void write(Writer& w, const T& t) const { put_nullable(w, this->name, t.*this->member); }
+};
+
+// One object in a std::optional<E> member (absent or null: unset), read and
+// written by the element's table with its own Fields named "<name>.".
+template <class T, class E>
+struct ObjectField {
+  const char* name;
+  std::optional<E> T::*member;
+  void (*read_item)(Fields& g, E& item, size_t index, const Limits& limits);
+  void (*write_item)(Writer& w, const E& item);
+
+  constexpr const char* wire_names() const { return name; }
+  void read(Fields& f, T& t, const Limits& limits) const {
+    const Value* v = f.present(name, false);
+    if (!v) return;
+    if (!v->IsObject()) return f.fail(object_error(f.path(name)));
+    Fields g(*v, f.path(name) + ".");
+    E item;
+    read_item(g, item, 0, limits);
+    if (!g.ok()) return f.fail(g.take_error());
+    t.*member = std::move(item);
+  }
+  void write(Writer& w, const T& t) const {
+    if (!(t.*member)) return;
+    w.Key(name);
+    write_item(w, *(t.*member));
+  }
+};
+
 // An array of objects (std::vector<E>, or optional<std::vector<E>> kept
 // absent when absent). Each element is an object read by `read_item` with
 // its own Fields named "<name>[i]."; `unique` / `unique_name`: an element
 // field whose values must not repeat. `written`: when a plain vector is
-// written (nullptr: always).
+// written (nullptr: always). `max_items`: more elements is too_large (0: no
+// bound), counted before any element is read.
 template <class T, class E, class M>
 struct ListField {
   const char* name;
@@ -213,6 +271,7 @@ struct ListField {
   std::string E::*unique = nullptr;
   const char* unique_name = nullptr;
   bool (*written)(const T&) = nullptr;
+  size_t max_items = 0;
 
   constexpr const char* wire_names() const { return name; }
   constexpr ListField unique_by(const char* field, std::string E::*m) const {
@@ -226,10 +285,19 @@ struct ListField {
     l.written = when;
     return l;
   }
+  constexpr ListField at_most(size_t n) const {
+    ListField l = *this;
+    l.max_items = n;
+    return l;
+  }
 
   void read(Fields& f, T& t, const Limits& limits) const {
     const Value* a = f.array(name, required);
     if (!a) return;
+    if (max_items && a->Size() > max_items) {
+      return f.fail(ErrorCode::too_large, std::to_string(a->Size()) + " " + name + ", over the limit of " +
+                                              std::to_string(max_items));
+    }
     std::vector<E> items;
     std::set<std::string> seen;
     for (size_t i = 0; i < a->Size() && f.ok(); ++i) {
@@ -440,6 +508,22 @@ constexpr JsonTextField<T, M> json_text(const char* name, M T::*member, const ch
   return {{name, member, false}, fallback};
 }
 
+// true, false, absent or null (unset) in a std::optional<bool>.
+template <class T>
+constexpr OptionalBoolField<T> optional_flag(const char* name, std::optional<bool> T::*member) {
+  return {{name, member, false}};
+}
+
+template <class T, class M>
+constexpr MetadataField<T, M> metadata(const char* name, M T::*member) {
+  return {{name, member, false}};
+}
+
+template <class T>
+constexpr NullableIdField<T> nullable_id(const char* name, std::optional<std::optional<std::string>> T::*member) {
+  return {{name, member, false}};
+}
+
 template <class T>
 constexpr ValueField<T, std::optional<double>> number(const char* name, std::optional<double> T::*member) {
   return {{name, member, false}};
@@ -455,6 +539,12 @@ constexpr FrameField<T, std::string> timestamp(std::string T::*member) {
   return {{"timestamp", member, true}};
 }
 
+// A required ISO 8601 timestamp under another name (createdAt, updatedAt).
+template <class T>
+constexpr FrameField<T, std::string> timestamp_at(const char* name, std::string T::*member) {
+  return {{name, member, true}};
+}
+
 template <class T, class M>
 constexpr FrameField<T, M> seq(M T::*member) {
   return {{"seq", member, !is_optional_v<M>}};
@@ -465,6 +555,12 @@ template <const auto& Table, class T, class M>
 constexpr auto list(const char* name, M T::*member, bool required = false) {
   using E = typename std::decay_t<decltype(Table)>::Struct;
   return ListField<T, E, M>{name, member, required, &read_item<Table, E>, &write_object<Table, E>};
+}
+
+// One optional object, read and written by `Table` (its table).
+template <const auto& Table, class T, class E>
+constexpr ObjectField<T, E> object(const char* name, std::optional<E> T::*member) {
+  return {name, member, &read_item<Table, E>, &write_object<Table, E>};
 }
 
 // A list of objects read and written by hand, element by element.

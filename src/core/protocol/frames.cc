@@ -114,9 +114,10 @@ constexpr bool kNoBroadcast = false;
 // ---------------------------------------------------------------- client -> server
 
 constexpr ClientRow kClientRows[] = {
-    client<kConnectFields>("connect", "clientId timestamp conversationId lastSeq"),
+    client<kConnectFields>("connect", "clientId timestamp conversationId lastSeq conversations"),
     client<kPingFields>("ping", "clientId timestamp"),
-    client<kMessageFields, read_message>("message", "messageId clientId timestamp content images"),
+    client<kMessageFields, read_message>("message",
+                                         "messageId clientId timestamp content images conversationId metadata parentId"),
     client<kTypingFields>("typing", "clientId isTyping timestamp"),
     client<kLoadMessagesFields>("load_messages", "conversationId beforeSeq limit"),
     client<kConfigureToolsFields>("configure_tools", "tools"),
@@ -124,6 +125,9 @@ constexpr ClientRow kClientRows[] = {
     client<kComponentActionFields>("component_action", "componentId action values timestamp"),
     client<kCancelFields>("cancel", "replyTo timestamp"),
     client<kDisconnectFields>("disconnect", "clientId timestamp"),
+    client<kListConversationsFields>("list_conversations", "limit before"),
+    client<kUpdateConversationFields>("update_conversation", "conversationId title archived metadata"),
+    client<kDeleteConversationFields>("delete_conversation", "conversationId"),
 };
 
 // ---------------------------------------------------------------- server -> client
@@ -132,35 +136,42 @@ constexpr ClientRow kClientRows[] = {
 
 constexpr ServerRow kServerRows[] = {
     server<kConnectConfirmFields>(
-        {kToClient, "connect_confirm", "conversationId connectionId resumed recovered heartbeatMs timestamp",
+        {kToClient, "connect_confirm", "conversationId connectionId resumed recovered heartbeatMs timestamp conversations",
          SeqRule::none, kLive, kNoBroadcast}),
     server<kPongFields>(
         {kToClient, "pong", "timestamp", SeqRule::none, kLive, kNoBroadcast}),
     server<kConfirmFields, &Confirm::seq, &Confirm::message_id>(
-        {kToClient, "confirm", "messageId imageId status seq timestamp",
+        {kToClient, "confirm", "messageId imageId status seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "messageId", ""}),
     server<kThinkingFields, &Thinking::seq, nullptr, &Thinking::reply_to>(
-        {kToClient, "thinking", "replyTo step seq timestamp",
+        {kToClient, "thinking", "replyTo step seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "", "replyTo"}),
     server<kDeltaFields>(
-        {kToClient, "delta", "messageId replyTo index delta timestamp",
+        {kToClient, "delta", "messageId replyTo index delta timestamp conversationId",
          SeqRule::none, kLive, kBroadcast}),
     server<kResponseFields, &Response::seq, &Response::message_id, &Response::reply_to>(
-        {kToClient, "response", "messageId replyTo content seq timestamp imageAnalysis citations cancelled",
+        {kToClient, "response", "messageId replyTo content seq timestamp imageAnalysis citations cancelled conversationId version metadata",
          SeqRule::always, kStored, kBroadcast, "messageId", "replyTo"}),
     server<kToolCallFields, &ToolCall::seq, &ToolCall::tool_call_id, &ToolCall::reply_to>(
-        {kToClient, "tool_call", "toolCallId replyTo name arguments seq timestamp",
+        {kToClient, "tool_call", "toolCallId replyTo name arguments seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "toolCallId", "replyTo"}),
     server<kComponentFields, &Component::seq, &Component::component_id, &Component::reply_to>(
-        {kToClient, "component", "componentId replyTo component props seq timestamp",
+        {kToClient, "component", "componentId replyTo component props seq timestamp conversationId",
          SeqRule::always, kStored, kBroadcast, "componentId", "replyTo"}),
     server<kTypingIndicatorFields>(
-        {kToClient, "typing", "isTyping timestamp", SeqRule::none, kLive, kBroadcast}),
+        {kToClient, "typing", "isTyping timestamp conversationId", SeqRule::none, kLive, kBroadcast}),
     server<kHistoryFields>(
         {kToClient, "history", "conversationId messages hasMore", SeqRule::none, kLive, kNoBroadcast}),
     server<kErrorEventFields, &ErrorEvent::seq, error_message_id>(
-        {kToClient, "error", "code error messageId imageId retryAfterMs seq timestamp",
+        {kToClient, "error", "code error messageId imageId retryAfterMs seq timestamp conversationId",
          SeqRule::when_stored, kStored, kBroadcast, "messageId", ""}),
+    server<kConversationsFields>(
+        {kToClient, "conversations", "items hasMore cursor", SeqRule::none, kLive, kNoBroadcast}),
+    server<kConversationUpdatedFields, &ConversationUpdated::seq>(
+        {kToClient, "conversation", "conversationId title archived metadata updatedAt seq timestamp",
+         SeqRule::always, kStored, kNoBroadcast, "", ""}),
+    server<kConversationDeletedFields>(
+        {kToClient, "conversation_deleted", "conversationId timestamp", SeqRule::none, kLive, kNoBroadcast}),
 };
 
 template <class Row, size_t N>

@@ -1,6 +1,7 @@
 // What the field tables of the frames a client sends (PROTOCOL.md, "Client to
 // server"; frame_codec.h) cannot say: a message's images and size rules, the
-// configure_tools counts, tool_result's one-of rule.
+// configure_tools counts, tool_result's one-of rule, update_conversation's
+// title length.
 #include "core/media/base64.h"
 #include "core/media/image.h"
 #include "core/protocol/frame_codec.h"
@@ -90,6 +91,11 @@ void check_tool_result(Fields& f, const ToolResult& r, const Limits&) {
   if (r.result.has_value() == r.error.has_value()) {
     f.fail(ErrorCode::invalid_field, "a tool_result needs exactly one of 'result' or 'error'");
   }
+}
+
+void check_title(Fields& f, const UpdateConversation& u, const Limits&) {
+  if (!u.title) return;
+  if (auto e = title_error(*u.title)) f.fail(std::move(*e));
 }
 
 }  // namespace chatwire::protocol::internal

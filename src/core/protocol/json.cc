@@ -172,20 +172,38 @@ Result<ServerFrame> broadcast_frame(std::string_view json, const Limits& limits,
   return read_unsequenced(doc, limits, "broadcast event");
 }
 
-Result<BroadcastTarget> broadcast_target(std::string_view json, const Limits& limits) {
+namespace {
+// The non-empty string members `a` and `b` of a JSON object: exactly one of them.
+Result<std::pair<std::string, std::string>> one_of(std::string_view json, const Limits& limits, const char* what,
+                                                   const char* a, const char* b) {
   rapidjson::Document doc;
-  auto parsed = parse_object(json, limits, doc, "broadcast target");
+  auto parsed = parse_object(json, limits, doc, what);
   if (!parsed) return parsed.error();
   auto member = [&doc](const char* name) {
     auto it = doc.FindMember(name);
     if (it == doc.MemberEnd() || !it->value.IsString()) return std::string();
     return std::string(it->value.GetString(), it->value.GetStringLength());
   };
-  BroadcastTarget t{member("conversationId"), member("userId")};
-  if (t.conversation_id.empty() == t.user_id.empty()) {
-    return Error(ErrorCode::invalid_field, "broadcast target needs exactly one of 'conversationId' or 'userId'");
+  std::pair<std::string, std::string> out{member(a), member(b)};
+  if (out.first.empty() == out.second.empty()) {
+    return Error(ErrorCode::invalid_field,
+                 std::string(what) + " needs exactly one of '" + a + "' or '" + b + "'");
   }
-  return t;
+  return out;
+}
+}  // namespace
+
+Result<BroadcastTarget> broadcast_target(std::string_view json, const Limits& limits) {
+  auto r = one_of(json, limits, "broadcast target", "conversationId", "userId");
+  if (!r) return r.error();
+  return BroadcastTarget{r->first, r->second};
+}
+
+
+Result<OwnerRef> owner_ref(std::string_view json, const Limits& limits) {
+  auto r = one_of(json, limits, "owner", "userId", "clientId");
+  if (!r) return r.error();
+  return OwnerRef{r->first, r->second};
 }
 
 }  // namespace chatwire::protocol

@@ -111,6 +111,14 @@ struct BroadcastTarget {
 };
 Result<BroadcastTarget> broadcast_target(std::string_view json, const Limits& limits);
 
+// Whose conversations server.listConversations() lists: exactly one of
+// userId / clientId (a non-empty string); the other is "".
+struct OwnerRef {
+  std::string user_id;
+  std::string client_id;
+};
+Result<OwnerRef> owner_ref(std::string_view json, const Limits& limits);
+
 }  // namespace chatwire::protocol
 
 #endif  // CHATWIRE_CORE_PROTOCOL_JSON_H_

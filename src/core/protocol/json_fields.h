@@ -200,6 +200,34 @@ inline Error object_error(const std::string& what) {
   return Error(ErrorCode::invalid_field, "field '" + what + "' must be an object");
 }
 
+// Version 1.1's application metadata: an optional JSON object of at most
+// kMaxMetadataBytes encoded (too_large past it, invalid_field when not an
+// object). Absent or null: nullopt.
+inline std::optional<RawJson> read_metadata(Fields& f, const char* field) {
+  const Value* v = f.find(field);
+  if (!v || v->IsNull() || !f.ok()) return std::nullopt;
+  if (!v->IsObject()) {
+    f.fail(ErrorCode::invalid_field, "field " + f.name(field) + " must be a JSON object");
+    return std::nullopt;
+  }
+  RawJson raw{to_text(*v)};
+  if (raw.text.size() > kMaxMetadataBytes) {
+    f.fail(ErrorCode::too_large, "field " + f.name(field) + " is " + std::to_string(raw.text.size()) +
+                                     " bytes of JSON, over the limit of " + std::to_string(kMaxMetadataBytes));
+    return std::nullopt;
+  }
+  return raw;
+}
+
+// An id that may be null (version 1.1's parentId): absent -> nullopt, null ->
+// an empty optional inside, a string -> the id.
+inline std::optional<std::optional<std::string>> read_nullable_id(Fields& f, const char* field) {
+  const Value* v = f.find(field);
+  if (!v) return std::nullopt;
+  if (v->IsNull()) return std::optional<std::string>();
+  return f.optional_id(field);
+}
+
 // A reader's result: the first problem Fields saw, or the value.
 template <class T>
 Result<T> finish(Fields& f, T&& value) {
@@ -219,6 +247,16 @@ inline void put(Writer& w, const char* key, const std::optional<std::string>& s)
 inline void put(Writer& w, const char* key, int64_t v) {
   w.Key(key);
   w.Int64(v);
+}
+// Writes nothing when absent, null for an empty optional inside.
+inline void put_nullable(Writer& w, const char* key, const std::optional<std::optional<std::string>>& s) {
+  if (!s) return;
+  if (*s) {
+    put(w, key, **s);
+  } else {
+    w.Key(key);
+    w.Null();
+  }
 }
 inline void put_bool(Writer& w, const char* key, bool v) {
   w.Key(key);

@@ -26,11 +26,19 @@ struct RawJson {
 
 // ---------------------------------------------------------------- client -> server
 
+// Version 1.1: one conversation a connect resumes.
+struct ResumeConversation {
+  std::string conversation_id;
+  int64_t last_seq = 0;
+};
+constexpr size_t kMaxResumeConversations = 100;
+
 struct Connect {
   std::string client_id;
   std::string timestamp;
   std::optional<std::string> conversation_id;
   std::optional<int64_t> last_seq;
+  std::optional<std::vector<ResumeConversation>> conversations;  // at most kMaxResumeConversations
 };
 
 struct Ping {
@@ -55,6 +63,11 @@ struct Message {
   std::string timestamp;
   std::optional<std::string> content;
   std::vector<Image> images;
+  // Version 1.1: absent = the connection's current conversation.
+  std::optional<std::string> conversation_id;
+  std::optional<RawJson> metadata;  // a JSON object, at most kMaxMetadataBytes
+  // Absent: the newest message of the active branch; a null inside: a new root.
+  std::optional<std::optional<std::string>> parent_id;
 };
 
 struct Typing {  // client -> server
@@ -102,10 +115,49 @@ struct Disconnect {
   std::string timestamp;
 };
 
+// Version 1.1, Conversations (PROTOCOL.md). A title is at most
+// kMaxTitleChars characters, metadata at most kMaxMetadataBytes of JSON.
+constexpr size_t kMaxTitleChars = 200;
+constexpr size_t kMaxMetadataBytes = 4096;
+
+// The title rule, for update_conversation and reply.setTitle alike:
+// too_large past kMaxTitleChars characters (UTF-8 code points).
+inline std::optional<Error> title_error(const std::string& title) {
+  size_t chars = 0;
+  for (unsigned char ch : title) chars += (ch & 0xC0) != 0x80;
+  if (chars <= kMaxTitleChars) return std::nullopt;
+  return Error(ErrorCode::too_large, "field 'title' is " + std::to_string(chars) +
+                                         " characters, over the limit of " + std::to_string(kMaxTitleChars));
+}
+
+struct ListConversations {
+  int limit = 20;                     // 1..100
+  std::optional<std::string> before;  // a cursor of an earlier page
+};
+
+struct UpdateConversation {
+  std::string conversation_id;
+  std::optional<std::string> title;
+  std::optional<bool> archived;
+  std::optional<RawJson> metadata;  // a JSON object
+};
+
+struct DeleteConversation {
+  std::string conversation_id;
+};
+
 using ClientFrame = std::variant<Connect, Ping, Message, Typing, LoadMessages, ConfigureTools,
-                                 ToolResult, ComponentAction, Cancel, Disconnect>;
+                                 ToolResult, ComponentAction, Cancel, Disconnect, ListConversations,
+                                 UpdateConversation, DeleteConversation>;
 
 // ---------------------------------------------------------------- server -> client
+
+// Version 1.1: how one conversation of connect.conversations was resumed.
+struct ResumedConversation {
+  std::string conversation_id;
+  bool resumed = false;
+  bool recovered = true;
+};
 
 struct ConnectConfirm {
   std::string conversation_id;
@@ -114,6 +166,7 @@ struct ConnectConfirm {
   bool recovered = true;
   int64_t heartbeat_ms = 10000;
   std::string timestamp;
+  std::optional<std::vector<ResumedConversation>> conversations;  // when connect had them, in its order
 };
 
 struct Pong {
@@ -127,6 +180,7 @@ struct Confirm {
   std::optional<std::string> status;  // received | processing | analyzed
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct Thinking {
@@ -134,6 +188,7 @@ struct Thinking {
   std::string step;
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct Delta {
@@ -142,6 +197,7 @@ struct Delta {
   int64_t index = 0;
   std::string delta;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct ImageAnalysis {
@@ -171,6 +227,9 @@ struct Response {
   std::optional<std::vector<ImageAnalysis>> image_analysis;
   std::optional<std::vector<Citation>> citations;
   bool cancelled = false;  // on the wire only when true
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
+  std::optional<int64_t> version;   // 1-based count of replies to reply_to (1.1, Branches)
+  std::optional<RawJson> metadata;  // what the handler set (1.1)
 };
 
 struct ToolCall {
@@ -180,6 +239,7 @@ struct ToolCall {
   RawJson arguments;
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct Component {
@@ -189,11 +249,13 @@ struct Component {
   RawJson props;
   int64_t seq = 0;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct TypingIndicator {  // server -> client
   bool is_typing = false;
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: the conversation it belongs to
 };
 
 struct HistoryImage {
@@ -216,6 +278,11 @@ struct HistoryEntry {
   // The server cut `content` so that this one message fits a history frame
   // (limits.max_frame_bytes); chatwire's own extension, ignored by others.
   bool truncated = false;
+  // Version 1.1: the message it follows (a null inside: a root; absent: not
+  // known), the reply's version, the message's metadata.
+  std::optional<std::optional<std::string>> parent_id;
+  std::optional<int64_t> version;
+  std::optional<RawJson> metadata;
 };
 
 struct History {
@@ -228,10 +295,51 @@ struct ErrorEvent {
   Error error;                  // code, text, message_id, image_id, retry_after_ms
   std::optional<int64_t> seq;   // stored errors about a message carry a seq
   std::string timestamp;
+  std::optional<std::string> conversation_id;  // version 1.1: when it names a message
+};
+
+struct ConversationLastMessage {
+  std::string role;
+  std::string content;  // its first 200 characters
+  std::string timestamp;
+};
+
+struct ConversationItem {
+  std::string conversation_id;
+  std::optional<std::string> title;
+  std::string created_at;
+  std::string updated_at;
+  bool archived = false;
+  RawJson metadata{"{}"};
+  std::optional<ConversationLastMessage> last_message;
+};
+
+// Answer to list_conversations.
+struct Conversations {
+  std::vector<ConversationItem> items;
+  bool has_more = false;
+  std::optional<std::string> cursor;
+};
+
+// A conversation's title / archived / metadata changed (type "conversation").
+struct ConversationUpdated {
+  std::string conversation_id;
+  std::optional<std::string> title;
+  bool archived = false;
+  RawJson metadata{"{}"};
+  std::string updated_at;
+  int64_t seq = 0;
+  std::string timestamp;
+};
+
+struct ConversationDeleted {
+  std::string conversation_id;
+  std::string timestamp;
 };
 
 using ServerFrame = std::variant<ConnectConfirm, Pong, Confirm, Thinking, Delta, Response, ToolCall,
-                                 Component, TypingIndicator, History, ErrorEvent>;
+                                 Component, TypingIndicator, History, ErrorEvent, Conversations,
+                                 ConversationUpdated, ConversationDeleted>;
 
 // What each frame type is (its wire name, seq, storage, ...) is in the frame
 // table: frames.h.

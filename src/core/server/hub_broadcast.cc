@@ -58,6 +58,7 @@ Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, s
         protocol::Response r = std::get<protocol::Response>(*frame);
         r.seq = stored->seq;
         extra = store_.put_assistant_message(conv_id, r);
+        if (auto it = conversations_.find(conv_id); it != conversations_.end()) it->second.leaf.reset();
       } else if (stored && std::holds_alternative<protocol::Component>(*frame)) {
         const auto& comp = std::get<protocol::Component>(*frame);
         extra = store_.put_component(conv_id, comp.component_id, comp.reply_to, comp.component, now);
@@ -69,6 +70,7 @@ Result<size_t> ServerHub::broadcast(int64_t now, std::string_view target_json, s
       }
       text = std::move(stored->frame);
     } else {
+      in_conversation(*frame, conv_id);
       text = protocol::encode(*frame);
     }
     if (by_conv) {

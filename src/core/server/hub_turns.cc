@@ -39,7 +39,7 @@ void ServerHub::replay_turn(int64_t now, Conn& c, const store::TurnRecord& turn)
   if (!confirm_kept) {
     // Pruned by retention: the confirm is rebuilt with its original seq.
     protocol::Confirm confirm{turn.message_id, std::nullopt, std::nullopt, turn.confirm_seq, ts(now)};
-    send(c, protocol::encode(ServerFrame{confirm}));
+    send(c, encode_in(turn.conversation_id, ServerFrame{confirm}));
   }
   // Events of an earlier, failed attempt of the same messageId come before confirm_seq.
   for (auto& e : *events) {
@@ -54,7 +54,16 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
     send_error(now, c, std::move(e));
     return;
   }
-  const std::string conv_id = c.conversation_id;
+  const std::string conv_id = m.conversation_id.value_or(c.conversation_id);
+  if (conv_id != c.conversation_id) {
+    auto usable = use_conversation(now, c, conv_id);
+    if (!usable) {
+      Error e = usable.error();
+      e.message_id = m.message_id;
+      send_error(now, c, std::move(e), conv_id);
+      return;
+    }
+  }
   auto existing = store_.find_turn(conv_id, m.message_id);
   if (!existing) {
     Error e = store_failed(existing.error(), "message");
@@ -74,6 +83,17 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
     return;
   }
 
+  if (m.parent_id && *m.parent_id) {
+    auto known = store_.has_message(conv_id, **m.parent_id);
+    if (!known || !*known) {
+      Error e = !known ? store_failed(known.error(), "message")
+                       : Error(ErrorCode::invalid_field, "field 'parentId' names no message of this conversation");
+      e.message_id = m.message_id;
+      send_error(now, c, std::move(e), conv_id);
+      return;
+    }
+  }
+
   Turn turn;
   turn.turn_id = uuid_v4(entropy_);
   turn.conversation_id = conv_id;
@@ -84,6 +104,7 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   record.message_id = m.message_id;
   record.content = m.content.value_or("");
   record.timestamp = m.timestamp;
+  if (m.metadata) record.metadata = m.metadata->text;
   for (const auto& img : m.images) {
     store::ImageRecord r;
     r.id = img.id;
@@ -109,6 +130,13 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
                        protocol::Confirm{m.message_id, img.id, std::string("received"), 0, ts(now)});
       if (!ev) return ev.error();
       frames.push_back(ev->frame);
+    }
+    if (m.parent_id) {
+      record.parent_id = *m.parent_id;
+    } else {
+      auto parent = default_parent(conv_id, m.message_id);
+      if (!parent) return parent.error();
+      record.parent_id = std::move(*parent);
     }
     auto msg = store_.put_user_message(conv_id, confirm->seq, record);
     if (!msg) return msg;
@@ -139,6 +167,7 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
   } else {
     store_ok_ = true;
   }
+  note_message(conv_id, record.parent_id, m.message_id);
   for (const auto& f : frames) send_to_conversation(conv_id, f);
 
   JsonOut ev;
@@ -167,6 +196,10 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
     ev.end_object();
   }
   ev.end_array();
+  // Version 1.1: the application's metadata and the message it follows.
+  if (m.metadata) ev.raw("metadata", m.metadata->text);
+  if (record.parent_id) ev.str("parentId", *record.parent_id);
+  else ev.key("parentId").null();
   ev.end_object();
   // The conversation's tools reached the application once, as a "tools"
   // event (on_configure_tools), not with every message (issue 14.4).
@@ -263,10 +296,50 @@ Result<ServerHub::Turn*> ServerHub::find_turn(std::string_view turn_id) {
 Result<store::EventRecord> ServerHub::append(int64_t now, const std::string& conversation_id, const char* kind,
                                              const std::string& ref_id, const std::string& reply_to,
                                              ServerFrame frame) {
+  in_conversation(frame, conversation_id);
   return store_.append_event(conversation_id, kind, ref_id, reply_to, now, [&frame](int64_t seq) {
     set_seq(frame, seq);
     return protocol::encode(frame);
   });
+}
+
+Result<bool> ServerHub::use_conversation(int64_t now, Conn& c, const std::string& conversation_id) {
+  const std::string owner = store::conversation_owner(c.client_id, c.user_id);
+  auto found = store_.find_conversation(conversation_id);
+  if (!found) return store_failed(found.error(), "message");
+  if (*found && (*found)->owner != owner) {
+    return Error(ErrorCode::not_found, "unknown conversationId '" + conversation_id + "'");
+  }
+  if (!*found) {
+    auto created = store_.create_conversation(conversation_id, c.client_id, c.user_id, now);
+    if (!created) return store_failed(created.error(), "message");
+  }
+  conversations_[conversation_id].owner = owner;
+  return true;
+}
+
+void ServerHub::note_message(const std::string& conversation_id, const std::optional<std::string>& parent,
+                             const std::string& id) {
+  auto it = conversations_.find(conversation_id);
+  if (it == conversations_.end()) return;
+  auto& leaf = it->second.leaf;
+  // A new message is its parent's newest child: it is the leaf when its
+  // parent was (or it is a new root: the newest root). Otherwise unknown.
+  if ((leaf && *leaf == parent) || !parent) leaf = std::optional<std::string>(id);
+  else leaf.reset();
+}
+
+Result<std::optional<std::string>> ServerHub::default_parent(const std::string& conversation_id,
+                                                             const std::string& message_id) {
+  auto& live = conversations_[conversation_id];
+  if (live.leaf && *live.leaf != std::optional<std::string>(message_id)) return *live.leaf;
+  auto leaf = store_.active_leaf(conversation_id);
+  if (leaf) conversations_[conversation_id].leaf = *leaf;
+  if (!leaf || !*leaf || **leaf != message_id) return leaf;
+  auto branch = store_.message_branch(conversation_id, message_id, 2);
+  if (!branch) return branch.error();
+  if (branch->size() < 2) return std::optional<std::string>();
+  return std::optional<std::string>(branch->front().message_id);
 }
 
 bool ServerHub::has_active_turn(const std::string& conversation_id) const {
@@ -280,7 +353,7 @@ bool ServerHub::has_active_turn(const std::string& conversation_id) const {
 }
 
 void ServerHub::set_typing(int64_t now, const std::string& conversation_id, bool on) {
-  send_to_conversation(conversation_id, protocol::encode(ServerFrame{protocol::TypingIndicator{on, ts(now)}}));
+  send_to_conversation(conversation_id, encode_in(conversation_id, protocol::TypingIndicator{on, ts(now)}));
 }
 
 void ServerHub::end_turn(int64_t now, std::string turn_id) {
@@ -329,6 +402,7 @@ Result<bool> ServerHub::end_with_response(int64_t now, Turn& t, protocol::Respon
     store_.rollback();
     return lose_turn(now, t, done.error());
   }
+  note_message(t.conversation_id, t.message_id, r.message_id);
   send_to_conversation(t.conversation_id, ev->frame);
   end_turn(now, turn_id);
   return true;
@@ -383,8 +457,8 @@ Result<int64_t> ServerHub::delta(int64_t now, std::string_view turn_id, std::str
   turn.streamed.append(text);
   turn.reply_started = true;
   send_to_conversation(turn.conversation_id,
-                       protocol::encode(ServerFrame{protocol::Delta{turn.reply_id, turn.message_id, index,
-                                                                    std::string(text), ts(now)}}));
+                       encode_in(turn.conversation_id, protocol::Delta{turn.reply_id, turn.message_id, index,
+                                                                       std::string(text), ts(now)}));
   return index;
 }
 
@@ -454,7 +528,7 @@ Result<bool> ServerHub::respond(int64_t now, std::string_view turn_id, std::stri
       response_json, config_.limits,
       {{{"type", "response"}, {"messageId", turn.reply_id}, {"replyTo", turn.message_id}, {"timestamp", ts(now)}},
        {{"content", turn.streamed}},
-       {"cancelled"}},
+       {"cancelled", "version", "conversationId"}},
       "response");
   if (!frame) return frame.error();
   protocol::Response r = std::get<protocol::Response>(*frame);
@@ -535,7 +609,7 @@ void ServerHub::send_unavailable(int64_t now, const std::string& conversation_id
   Error e(ErrorCode::unavailable, "the server's database is unavailable; try again later");
   e.retry_after_ms = config_.unavailable_retry_ms;
   e.message_id = message_id;
-  send_to_conversation(conversation_id, protocol::encode(ServerFrame{protocol::ErrorEvent{e, std::nullopt, ts(now)}}));
+  send_to_conversation(conversation_id, encode_in(conversation_id, protocol::ErrorEvent{e, std::nullopt, ts(now)}));
 }
 
 Error ServerHub::lose_turn(int64_t now, Turn& t, const Error& cause) {
@@ -561,6 +635,9 @@ Result<bool> ServerHub::commit_group(int64_t now) {
   auto r = store_.commit_group();
   GroupJournal g = std::move(group_);
   group_ = GroupJournal{};
+  if (!r) {
+    for (auto& [id, conv] : conversations_) conv.leaf.reset();  // what the group stored is gone
+  }
   if (r) {
     if (!g.failed) store_ok_ = true;
     return r;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "core/protocol/codec.h"
 #include "core/protocol/frames.h"
@@ -30,6 +31,35 @@ using protocol::set_seq;  // the frame table's
 using protocol::refs_of;  // (ref_id, reply_to): the frame table's
 
 using protocol::canonical_json;  // any JSON value given by the application, compact
+
+// Version 1.1: a conversation-scoped frame names its conversation (every
+// connection of the owner gets every conversation's frames). Sets
+// `conversationId` on the frame types that have an optional one; an error
+// only when it names a message.
+template <class T, class = void>
+struct has_optional_conversation : std::false_type {};
+template <class T>
+struct has_optional_conversation<T, std::void_t<decltype(std::declval<T&>().conversation_id.reset())>>
+    : std::true_type {};
+
+inline void in_conversation(ServerFrame& frame, const std::string& conversation_id) {
+  std::visit(
+      [&](auto& f) {
+        using T = std::decay_t<decltype(f)>;
+        if constexpr (std::is_same_v<T, protocol::ErrorEvent>) {
+          if (!f.error.message_id.empty()) f.conversation_id = conversation_id;
+        } else if constexpr (has_optional_conversation<T>::value) {
+          f.conversation_id = conversation_id;
+        }
+      },
+      frame);
+}
+
+// The frame's text, in its conversation.
+inline std::string encode_in(const std::string& conversation_id, ServerFrame frame) {
+  in_conversation(frame, conversation_id);
+  return protocol::encode(frame);
+}
 
 }  // namespace chatwire::server::hub_util
 

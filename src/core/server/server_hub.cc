@@ -74,20 +74,26 @@ enum class Action {
   component_action,
   cancel,
   disconnect,        // close 1000
+  list_conversations,
+  update_conversation,
+  delete_conversation,
 };
 
-static_assert(std::variant_size_v<ClientFrame> == 10, "kActions has one column per client frame type");
+static_assert(std::variant_size_v<ClientFrame> == 13, "kActions has one column per client frame type");
 
 // Rows: awaiting_connect, open. Columns: ClientFrame alternatives in order
 // (connect, ping, message, typing, load_messages, configure_tools,
-// tool_result, component_action, cancel, disconnect).
-constexpr Action kActions[2][10] = {
+// tool_result, component_action, cancel, disconnect, list_conversations,
+// update_conversation, delete_conversation).
+constexpr Action kActions[2][13] = {
     {Action::connect, Action::not_connected, Action::not_connected, Action::not_connected,
      Action::not_connected, Action::not_connected, Action::not_connected, Action::not_connected,
-     Action::not_connected, Action::disconnect},
+     Action::not_connected, Action::disconnect, Action::not_connected, Action::not_connected,
+     Action::not_connected},
     {Action::already_connected, Action::pong, Action::message, Action::ignore, Action::load_messages,
      Action::configure_tools, Action::tool_result, Action::component_action, Action::cancel,
-     Action::disconnect},
+     Action::disconnect, Action::list_conversations, Action::update_conversation,
+     Action::delete_conversation},
 };
 
 using protocol::peek_message_id;  // the messageId of a frame refused before decoding
@@ -168,17 +174,29 @@ void ServerHub::send(Conn& c, std::string text) {
   transmits_.push_back(Transmit{c.id, std::move(text)});
 }
 
+void ServerHub::send_error(int64_t now, Conn& c, Error error, const std::string& conversation_id) {
+  send(c, encode_in(conversation_id, protocol::ErrorEvent{std::move(error), std::nullopt, ts(now)}));
+}
+
 void ServerHub::send_error(int64_t now, Conn& c, Error error) {
   send(c, protocol::encode(ServerFrame{protocol::ErrorEvent{std::move(error), std::nullopt, ts(now)}}));
 }
 
 size_t ServerHub::send_to_conversation(const std::string& conversation_id, const std::string& text) {
-  return fanout_.publish(conversation_id, text);
+  const std::string owner = owner_of_conversation(conversation_id);
+  return owner.empty() ? 0 : fanout_.publish(owner, text);
+}
+
+std::string ServerHub::owner_of_conversation(const std::string& conversation_id) {
+  auto it = conversations_.find(conversation_id);
+  if (it != conversations_.end() && !it->second.owner.empty()) return it->second.owner;
+  auto found = store_.find_conversation(conversation_id);
+  return found && *found ? (*found)->owner : std::string();
 }
 
 void ServerHub::forget_conversation_if_idle(const std::string& conversation_id) {
   auto it = conversations_.find(conversation_id);
-  if (it != conversations_.end() && !fanout_.has_local_subscribers(conversation_id) && it->second.turns.empty()) {
+  if (it != conversations_.end() && it->second.connections == 0 && it->second.turns.empty()) {
     const bool had_tools = !it->second.tools.empty();
     conversations_.erase(it);
     if (had_tools) emit_tools(conversation_id, {});  // the application drops its copy too
@@ -269,6 +287,15 @@ void ServerHub::handle_frame(int64_t now, ConnId conn, std::string_view text) {
     case Action::disconnect:
       request_close(*c, 1000, "disconnect");
       break;
+    case Action::list_conversations:
+      on_list_conversations(now, *c, std::get<protocol::ListConversations>(frame));
+      break;
+    case Action::update_conversation:
+      on_update_conversation(now, *c, std::get<protocol::UpdateConversation>(frame));
+      break;
+    case Action::delete_conversation:
+      on_delete_conversation(now, *c, std::get<protocol::DeleteConversation>(frame));
+      break;
   }
 }
 
@@ -280,7 +307,8 @@ void ServerHub::handle_close(int64_t now, ConnId conn, int code) {
   if (c->in_awaiting) awaiting_.erase(c->awaiting_it);
   if (!c->connection_id.empty()) {
     store_.connection_closed(c->connection_id, code, now);
-    fanout_.unsubscribe(c->conversation_id, conn);
+    fanout_.unsubscribe(store::conversation_owner(c->client_id, c->user_id), conn);
+    if (auto it = conversations_.find(c->conversation_id); it != conversations_.end()) --it->second.connections;
     JsonOut ev;
     ev.str("type", "disconnect").str("connectionId", c->connection_id).str("conversationId", c->conversation_id);
     ev.str("clientId", c->client_id).str_or_null("userId", c->user_id).num("code", code);
@@ -369,8 +397,10 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   c.connection_id = connection_id;
   c.conversation_id = conversation_id;
   c.client_id = f.client_id;
-  conversations_.try_emplace(conversation_id);  // its live state (tools, turns) from now on
-  fanout_.subscribe(conversation_id, c.id);
+  Conversation& live = conversations_[conversation_id];  // its live state (tools, turns) from now on
+  live.owner = store::conversation_owner(c.client_id, c.user_id);
+  ++live.connections;
+  fanout_.subscribe(live.owner, c.id);
   if (store_.in_group()) group_.connects.push_back(c.id);
 
   protocol::ConnectConfirm cc;
@@ -380,10 +410,40 @@ void ServerHub::on_connect(int64_t now, Conn& c, const protocol::Connect& f) {
   cc.recovered = recovered;
   cc.heartbeat_ms = config_.heartbeat_ms;
   cc.timestamp = ts(now);
+  // Version 1.1: more conversations resumed at once, answered in the
+  // connect's order, each replayed after the current one. Only the owner's
+  // are resumed; an unknown or foreign id is resumed:false, nothing replayed.
+  std::vector<std::vector<store::EventRecord>> more;
+  const std::string owner = store::conversation_owner(c.client_id, c.user_id);  // (inserts below move `live`)
+  if (f.conversations) {
+    cc.conversations.emplace();
+    for (const auto& r : *f.conversations) {
+      protocol::ResumedConversation out{r.conversation_id, false, true};
+      std::vector<store::EventRecord> events;
+      if (r.conversation_id == conversation_id) {
+        out.resumed = resumed;
+        out.recovered = recovered;
+      } else {
+        auto found = store_.find_conversation(r.conversation_id);
+        if (found && *found && (*found)->owner == owner) {
+          out.resumed = true;
+          auto rest = store_.events_after(r.conversation_id, r.last_seq, now, retention());
+          out.recovered = rest && rest->recovered;
+          if (rest) events = std::move(rest->events);
+          conversations_[r.conversation_id].owner = owner;
+        }
+      }
+      cc.conversations->push_back(std::move(out));
+      more.push_back(std::move(events));
+    }
+  }
   send(c, protocol::encode(ServerFrame{cc}));
   for (auto& e : replay) send(c, std::move(e.frame));
+  for (auto& events : more) {
+    for (auto& e : events) send(c, std::move(e.frame));
+  }
   if (config_.typing_around_handler && has_active_turn(conversation_id)) {
-    send(c, protocol::encode(ServerFrame{protocol::TypingIndicator{true, ts(now)}}));
+    send(c, encode_in(conversation_id, protocol::TypingIndicator{true, ts(now)}));
   }
 
   JsonOut ev;

@@ -151,6 +151,23 @@ class ServerHub {
   // connections the frame was written to.
   Result<size_t> broadcast(int64_t now, std::string_view target_json, std::string_view event_json);
 
+  // ---- conversations for the application (version 1.1; hub_conversations.cc)
+  // The active branch before the turn's message, oldest first, at most the
+  // newest `limit` messages (0: all), as a JSON array of {role, content,
+  // messageId, images?} (images: {id, mimeType, filename?}): msg.history().
+  Result<std::string> turn_history(std::string_view turn_id, int limit);
+  // Sets the title of the turn's conversation (too_large past 200
+  // characters): a `conversation` frame, stored and seq'd, to every
+  // connection of the owner.
+  Result<bool> set_title(int64_t now, std::string_view turn_id, std::string_view title);
+  // One page of an owner's conversations ({"userId":...} or
+  // {"clientId":...}), as the `conversations` frame's body
+  // {items, hasMore, cursor?}. limit 1..100, else invalid_field.
+  Result<std::string> list_conversations(std::string_view owner_json, int limit, std::string_view before);
+  // Deletes a conversation as its owner's delete_conversation would
+  // (conversation_deleted to every connection of the owner); not_found when unknown.
+  Result<bool> delete_conversation(int64_t now, std::string_view conversation_id);
+
   // Server shutdown: every turn still running ends as abandoned (its message
   // gets a stored `error` internal so a resuming client can retry it), every
   // connection is closed with 1001. Later opens are closed at once.
@@ -254,9 +271,18 @@ class ServerHub {
 
   // Live state of a conversation that has open connections or running turns.
   // Its connections are the Fanout's (fanout_.subscribe on connect).
+  // Its frames go to every connection of its owner: the Fanout's topics are
+  // owners (store::conversation_owner), every open connection subscribed to
+  // its own.
   struct Conversation {
     std::vector<protocol::ToolSpec> tools;
     std::map<std::string, std::string> turns;  // client messageId -> turn id
+    std::string owner;
+    int connections = 0;  // open connections whose current conversation it is
+    // The newest message of the active branch (nullopt inside: none yet),
+    // when known: walking the branch from its root costs one query per
+    // message, so note_message keeps it current and clears it when unsure.
+    std::optional<std::optional<std::string>> leaf;
   };
 
   // ---- frame handlers
@@ -268,6 +294,21 @@ class ServerHub {
   void on_tool_result(Conn& c, const protocol::ToolResult& f);
   void on_component_action(int64_t now, Conn& c, const protocol::ComponentAction& f);
   void on_cancel(Conn& c, const protocol::Cancel& f);
+  // Conversations (hub_conversations.cc): the connection owner's only.
+  void on_list_conversations(int64_t now, Conn& c, const protocol::ListConversations& f);
+  void on_update_conversation(int64_t now, Conn& c, const protocol::UpdateConversation& f);
+  void on_delete_conversation(int64_t now, Conn& c, const protocol::DeleteConversation& f);
+  // The owner's conversation `id`, or an error for the connection: not_found
+  // when it is unknown or another owner's (the same text either way).
+  Result<store::ConversationRecord> owned_conversation(const std::string& owner, const std::string& id);
+  // Sends `text` to every open connection of `owner`.
+  void send_to_owner(const std::string& owner, const std::string& text);
+  // One page of the owner's conversations (invalid_field for a bad cursor).
+  Result<protocol::Conversations> list_page(const std::string& owner, int limit, std::string_view before);
+  // Stores the update with its `conversation` event and sends it to the owner.
+  Result<bool> apply_update(int64_t now, const store::ConversationRecord& conv, const store::ConversationUpdate& u);
+  // Deletes the conversation and tells the owner's connections.
+  Result<bool> apply_delete(int64_t now, const store::ConversationRecord& conv);
 
   // ---- store failures (issue 14.8)
   // Marks the store failing, queues a "store_error" event with the cause, and
@@ -286,6 +327,8 @@ class ServerHub {
   void request_close(Conn& c, int code, std::string reason);
   void send(Conn& c, std::string text);
   void send_error(int64_t now, Conn& c, Error error);
+  // The same, about a message of `conversation_id` (the error names it).
+  void send_error(int64_t now, Conn& c, Error error, const std::string& conversation_id);
   size_t send_to_conversation(const std::string& conversation_id, const std::string& text);
   void replay_turn(int64_t now, Conn& c, const store::TurnRecord& turn);
   Result<Turn*> find_turn(std::string_view turn_id);
@@ -299,7 +342,20 @@ class ServerHub {
   void abandon(int64_t now, Turn& t, const char* why);
   void set_typing(int64_t now, const std::string& conversation_id, bool on);
   bool has_active_turn(const std::string& conversation_id) const;
+  // The parent of a message sent without parentId: the newest message of the
+  // active branch, or, when that is the message itself (a retry), its parent.
+  Result<std::optional<std::string>> default_parent(const std::string& conversation_id,
+                                                    const std::string& message_id);
+  // A message `id` with `parent` was stored: the cached active leaf follows.
+  void note_message(const std::string& conversation_id, const std::optional<std::string>& parent,
+                    const std::string& id);
   void forget_conversation_if_idle(const std::string& conversation_id);
+  // The owner of a conversation (live state first, else the store; '' when unknown).
+  std::string owner_of_conversation(const std::string& conversation_id);
+  // For a message naming `conversation_id`: the conversation when it is the
+  // connection owner's, created (owned by the sender) when it is new;
+  // not_found when it is another owner's.
+  Result<bool> use_conversation(int64_t now, Conn& c, const std::string& conversation_id);
   store::RetentionPolicy retention() const;
 
   HubConfig config_;

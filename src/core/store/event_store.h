@@ -48,6 +48,12 @@ struct RetentionPolicy {
   int64_t max_events = 0;  // per conversation, only the newest max_events are kept
 };
 
+// Who owns a conversation (PROTOCOL.md 1.1, Conversations): the ticket's
+// userId when there is one, else the clientId that started it. The two kinds
+// never collide ("u:" / "c:" prefix). The one place this rule lives: the
+// store keys conversations by it and the hub keys its fanout by it.
+std::string conversation_owner(std::string_view client_id, std::string_view user_id);
+
 struct ConversationRecord {
   std::string id;
   std::string client_id;
@@ -55,6 +61,38 @@ struct ConversationRecord {
   int64_t created_at_ms = 0;
   int64_t last_seq = 0;        // highest seq ever allocated
   int64_t pruned_through = 0;  // events with seq <= this were pruned
+  std::string owner;           // conversation_owner(client_id, user_id) of its creator
+  std::optional<std::string> title;
+  bool archived = false;
+  std::string metadata = "{}";  // canonical JSON object text
+  int64_t updated_at_ms = 0;    // the newest event (message, reply, update)
+};
+
+// The newest message of a conversation, as list_conversations shows it.
+struct LastMessage {
+  std::string role;       // user | assistant
+  std::string content;    // at most kLastMessageChars characters
+  std::string timestamp;  // the message's timestamp
+};
+constexpr size_t kLastMessageChars = 200;
+
+struct ConversationSummary {
+  ConversationRecord conversation;
+  std::optional<LastMessage> last_message;
+};
+
+// One page of an owner's conversations, newest updated_at first.
+struct ConversationPage {
+  std::vector<ConversationSummary> items;
+  bool has_more = false;
+  std::string cursor;  // opaque; pass as `before` for the next page ('' when none)
+};
+
+// What update_conversation changes; absent members stay as they are.
+struct ConversationUpdate {
+  std::optional<std::optional<std::string>> title;  // a title, or nullopt inside to clear it
+  std::optional<bool> archived;
+  std::optional<std::string> metadata;  // canonical JSON object text
 };
 
 struct EventRecord {
@@ -92,6 +130,18 @@ struct UserMessageRecord {
   std::string content;
   std::string timestamp;  // the client's message timestamp
   std::vector<ImageRecord> images;
+  std::optional<std::string> parent_id;  // the message it follows; nullopt: a root
+  std::string metadata;                  // canonical JSON object text, '' when none
+};
+
+// One message of a branch (message_branch), oldest first.
+struct BranchMessage {
+  int64_t seq = 0;
+  std::string role;  // user | assistant
+  std::string message_id;
+  std::string content;
+  std::vector<ImageRecord> images;  // user messages (metadata; bytes when kept)
+  std::string response_frame;       // assistant messages: the stored response frame text
 };
 
 // Result of events_after: the events to replay and whether they are complete.
@@ -126,6 +176,17 @@ class EventStore {
   // True when the conversation exists and belongs to client_id and user_id.
   virtual Result<bool> owns(std::string_view conversation_id, std::string_view client_id,
                             std::string_view user_id) = 0;
+  // The owner's conversations that hold a message, newest updated_at first;
+  // `before` is a cursor of an earlier page ('' for the first page; one that
+  // is not a cursor is `invalid_field`). limit is clamped to 1..100.
+  virtual Result<ConversationPage> list_conversations(std::string_view owner, int limit,
+                                                      std::string_view before) = 0;
+  // Applies `update` and sets updated_at = now; false for an unknown id.
+  virtual Result<bool> update_conversation(std::string_view id, const ConversationUpdate& update,
+                                           int64_t now) = 0;
+  // Removes the conversation and everything of it (events, turns, history,
+  // images, components); afterwards the id is unknown. False when unknown.
+  virtual Result<bool> delete_conversation(std::string_view id) = 0;
 
   // ---- connections (an audit trail: the hub never reads it back)
   virtual Result<bool> connection_opened(std::string_view connection_id, std::string_view conversation_id,
@@ -182,6 +243,19 @@ class EventStore {
                                             int limit, size_t max_bytes) = 0;
   // True when put_user_message keeps image bytes.
   virtual bool stores_image_bytes() const = 0;
+
+  // ---- branches (PROTOCOL.md 1.1, Branches)
+  // True when `message_id` is a message (user or reply) of the conversation.
+  virtual Result<bool> has_message(std::string_view conversation_id, std::string_view message_id) = 0;
+  // The newest message of the active branch (from the newest root, the
+  // newest child at each step); nullopt for an empty conversation.
+  virtual Result<std::optional<std::string>> active_leaf(std::string_view conversation_id) = 0;
+  // The branch ending at `message_id` (its ancestors and itself, oldest
+  // first), at most the newest `limit` of them (0: all).
+  virtual Result<std::vector<BranchMessage>> message_branch(std::string_view conversation_id,
+                                                            std::string_view message_id, int limit) = 0;
+  // How many replies `user_message_id` has (the next one is version count + 1).
+  virtual Result<int64_t> reply_count(std::string_view conversation_id, std::string_view user_message_id) = 0;
 
   // ---- components
   virtual Result<bool> put_component(std::string_view conversation_id, std::string_view component_id,

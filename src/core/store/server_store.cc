@@ -15,7 +15,7 @@ namespace chatwire::store {
 
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Version 0 -> 1: the whole schema. Later versions append a step to
 // kMigrations; a file is migrated step by step inside one transaction.
@@ -100,7 +100,36 @@ CREATE TABLE components (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr const char* kMigrations[] = {kSchemaV1};
+// Version 1 -> 2 (issue 17): conversations get an owner (the ticket's user,
+// else the clientId that started it; see conversation_owner), a title, an
+// archived flag, application metadata and updated_at (newest first in
+// list_conversations); messages get a parent (branches), a reply version and
+// metadata. Existing rows: parent = the message before it (one branch),
+// every reply version 1, updated_at = the conversation's newest event.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE conversations ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE conversations ADD COLUMN title TEXT;
+ALTER TABLE conversations ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE conversations ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET
+  owner = CASE WHEN user_id <> '' THEN 'u:' || user_id ELSE 'c:' || client_id END,
+  updated_at = COALESCE((SELECT MAX(e.created_at) FROM events e WHERE e.conversation_id = conversations.id),
+                        created_at);
+-- Not on updated_at: every event moves it, and an index on it would be
+-- rewritten twice per turn; an owner's list is sorted when asked for.
+CREATE INDEX conversations_owner ON conversations(owner);
+ALTER TABLE messages ADD COLUMN parent_id TEXT;
+ALTER TABLE messages ADD COLUMN version INTEGER;
+ALTER TABLE messages ADD COLUMN metadata TEXT;
+UPDATE messages SET parent_id = (
+  SELECT p.message_id FROM messages p
+  WHERE p.conversation_id = messages.conversation_id AND p.seq < messages.seq ORDER BY p.seq DESC LIMIT 1);
+UPDATE messages SET version = 1 WHERE role = 'assistant';
+CREATE INDEX messages_parent ON messages(conversation_id, parent_id);
+)sql";
+
+constexpr const char* kMigrations[] = {kSchemaV1, kSchemaV2};
 
 constexpr const char* kStatusNames[] = {"received", "completed", "cancelled", "failed", "abandoned"};
 
@@ -114,6 +143,10 @@ TurnStatus status_from_name(const std::string& name) {
 }  // namespace
 
 const char* turn_status_name(TurnStatus status) { return kStatusNames[static_cast<int>(status)]; }
+
+std::string conversation_owner(std::string_view client_id, std::string_view user_id) {
+  return user_id.empty() ? "c:" + std::string(client_id) : "u:" + std::string(user_id);
+}
 
 // Returns the error of a failed Result expression.
 #define CW_TRY(expr)                    \
@@ -284,31 +317,151 @@ Result<bool> ServerStore::checkpoint() {
 Result<bool> ServerStore::create_conversation(std::string_view id, std::string_view client_id,
                                               std::string_view user_id, int64_t now) {
   auto st = db_->prepare(
-      "INSERT INTO conversations (id, client_id, user_id, created_at) VALUES (?1, ?2, ?3, ?4)");
+      "INSERT INTO conversations (id, client_id, user_id, created_at, owner, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?4)");
   if (!st) return st.error();
   ScopedStatement s(*st);
-  s->bind(1, id).bind(2, client_id).bind(3, user_id).bind(4, now);
+  s->bind(1, id).bind(2, client_id).bind(3, user_id).bind(4, now).bind(5, conversation_owner(client_id, user_id));
   CW_RUN(s, "create conversation");
   return true;
 }
 
+#define CW_CONVERSATION_SELECT                                                                  \
+  "SELECT id, client_id, user_id, created_at, last_seq, pruned_through, owner, title, archived, " \
+  "metadata, updated_at FROM conversations "
+
+namespace {
+ConversationRecord conversation_from(const Statement& st) {
+  ConversationRecord c;
+  c.id = st.text(0);
+  c.client_id = st.text(1);
+  c.user_id = st.text(2);
+  c.created_at_ms = st.int64(3);
+  c.last_seq = st.int64(4);
+  c.pruned_through = st.int64(5);
+  c.owner = st.text(6);
+  c.title = st.optional_text(7);
+  c.archived = st.int64(8) != 0;
+  c.metadata = st.text(9);
+  c.updated_at_ms = st.int64(10);
+  return c;
+}
+
+// At most `chars` UTF-8 characters of `text`.
+std::string first_chars(const std::string& text, size_t chars) {
+  size_t i = 0;
+  for (size_t n = 0; i < text.size() && n < chars; ++n) {
+    ++i;
+    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
+  }
+  return text.substr(0, i);
+}
+
+// "<updated_at>.<id>": the position of a listed conversation.
+std::string cursor_of(const ConversationRecord& c) { return std::to_string(c.updated_at_ms) + "." + c.id; }
+
+bool parse_cursor(std::string_view cursor, int64_t& updated_at, std::string& id) {
+  const size_t dot = cursor.find('.');
+  if (dot == 0 || dot == std::string_view::npos || dot > 19 || dot + 1 >= cursor.size()) return false;
+  int64_t v = 0;
+  for (size_t i = 0; i < dot; ++i) {
+    if (cursor[i] < '0' || cursor[i] > '9') return false;
+    v = v * 10 + (cursor[i] - '0');
+  }
+  updated_at = v;
+  id = std::string(cursor.substr(dot + 1));
+  return true;
+}
+}  // namespace
+
 Result<std::optional<ConversationRecord>> ServerStore::find_conversation(std::string_view id) {
-  auto st = db_->prepare(
-      "SELECT id, client_id, user_id, created_at, last_seq, pruned_through FROM conversations WHERE id = ?1");
+  auto st = db_->prepare(CW_CONVERSATION_SELECT "WHERE id = ?1");
   if (!st) return st.error();
   ScopedStatement s(*st);
   s->bind(1, id);
   auto row = s->step();
   if (!row) return store_error(row.error(), "find conversation");
   if (!*row) return std::optional<ConversationRecord>();
-  ConversationRecord c;
-  c.id = s->text(0);
-  c.client_id = s->text(1);
-  c.user_id = s->text(2);
-  c.created_at_ms = s->int64(3);
-  c.last_seq = s->int64(4);
-  c.pruned_through = s->int64(5);
-  return std::optional<ConversationRecord>(std::move(c));
+  return std::optional<ConversationRecord>(conversation_from(*s));
+}
+
+Result<ConversationPage> ServerStore::list_conversations(std::string_view owner, int limit,
+                                                         std::string_view before) {
+  limit = std::clamp(limit, 1, 100);
+  int64_t before_at = INT64_MAX;
+  std::string before_id;
+  if (!before.empty() && !parse_cursor(before, before_at, before_id)) {
+    return Error(ErrorCode::invalid_field, "before is not a cursor of list_conversations");
+  }
+  ConversationPage page;
+  {
+    auto st = db_->prepare(CW_CONVERSATION_SELECT
+                           "WHERE owner = ?1 AND (updated_at < ?2 OR (updated_at = ?2 AND id < ?3)) "
+                           "AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id) "
+                           "ORDER BY updated_at DESC, id DESC LIMIT ?4");
+    if (!st) return st.error();
+    ScopedStatement s(*st);
+    // Without a cursor: every id sorts below the largest code point.
+    s->bind(1, owner).bind(2, before_at).bind(3, before.empty() ? std::string("\xF4\x8F\xBF\xBF") : before_id);
+    s->bind(4, int64_t{limit} + 1);
+    for (;;) {
+      auto row = s->step();
+      if (!row) return store_error(row.error(), "list conversations");
+      if (!*row) break;
+      if (static_cast<int>(page.items.size()) == limit) {
+        page.has_more = true;
+        break;
+      }
+      page.items.push_back(ConversationSummary{conversation_from(*s), std::nullopt});
+    }
+  }
+  for (auto& item : page.items) {
+    auto st = db_->prepare(
+        "SELECT role, content, timestamp FROM messages WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT 1");
+    if (!st) return st.error();
+    ScopedStatement s(*st);
+    s->bind(1, item.conversation.id);
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "read last message");
+    if (*row) item.last_message = LastMessage{s->text(0), first_chars(s->text(1), kLastMessageChars), s->text(2)};
+  }
+  if (page.has_more) page.cursor = cursor_of(page.items.back().conversation);
+  return page;
+}
+
+Result<bool> ServerStore::update_conversation(std::string_view id, const ConversationUpdate& u, int64_t now) {
+  auto st = db_->prepare(
+      "UPDATE conversations SET title = CASE WHEN ?2 THEN ?3 ELSE title END, "
+      "archived = COALESCE(?4, archived), metadata = COALESCE(?5, metadata), updated_at = ?6 WHERE id = ?1");
+  if (!st) return st.error();
+  ScopedStatement s(*st);
+  s->bind(1, id).bind(2, int64_t{u.title.has_value()});
+  if (u.title && *u.title) s->bind(3, **u.title);
+  else s->bind_null(3);
+  if (u.archived) s->bind(4, int64_t{*u.archived});
+  else s->bind_null(4);
+  if (u.metadata) s->bind(5, *u.metadata);
+  else s->bind_null(5);
+  s->bind(6, now);
+  CW_RUN(s, "update conversation");
+  return db_->changes() == 1;
+}
+
+Result<bool> ServerStore::delete_conversation(std::string_view id) {
+  BatchGuard batch(*this);
+  CW_TRY(batch.begin());
+  bool found = false;
+  for (const char* table : {"events", "turns", "messages", "images", "components", "conversations"}) {
+    const std::string column = std::string(table) == "conversations" ? "id" : "conversation_id";
+    auto st = db_->prepare("DELETE FROM " + std::string(table) + " WHERE " + column + " = ?1");
+    if (!st) return st.error();
+    ScopedStatement s(*st);
+    s->bind(1, id);
+    CW_RUN(s, "delete conversation");
+    if (column == "id") found = db_->changes() == 1;
+  }
+  CW_TRY(batch.commit());
+  return found;
 }
 
 Result<bool> ServerStore::owns(std::string_view conversation_id, std::string_view client_id,
@@ -359,10 +512,10 @@ Result<EventRecord> ServerStore::append_event(std::string_view conversation_id, 
   EventRecord e;
   e.conversation_id = std::string(conversation_id);
   {
-    auto st = db_->prepare("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1");
+    auto st = db_->prepare("UPDATE conversations SET last_seq = last_seq + 1, updated_at = ?2 WHERE id = ?1");
     if (!st) return st.error();
     ScopedStatement s(*st);
-    s->bind(1, conversation_id);
+    s->bind(1, conversation_id).bind(2, now);
     CW_RUN(s, "allocate seq");
     if (db_->changes() != 1) {
       return Error(ErrorCode::not_found, "store: unknown conversation '" + std::string(conversation_id) + "'");
@@ -653,11 +806,14 @@ Result<bool> ServerStore::put_user_message(std::string_view conversation_id, int
   }
   {
     auto st = db_->prepare(
-        "INSERT INTO messages (conversation_id, seq, role, message_id, reply_to, content, timestamp) "
-        "VALUES (?1, ?2, 'user', ?3, NULL, ?4, ?5)");
+        "INSERT INTO messages (conversation_id, seq, role, message_id, reply_to, content, timestamp, parent_id, "
+        "metadata) VALUES (?1, ?2, 'user', ?3, NULL, ?4, ?5, ?6, ?7)");
     if (!st) return st.error();
     ScopedStatement s(*st);
     s->bind(1, conversation_id).bind(2, seq).bind(3, m.message_id).bind(4, m.content).bind(5, m.timestamp);
+    s->bind(6, m.parent_id);
+    if (m.metadata.empty()) s->bind_null(7);
+    else s->bind(7, m.metadata);
     CW_RUN(s, "store message");
   }
   for (size_t i = 0; i < m.images.size(); ++i) {
@@ -682,7 +838,9 @@ Result<bool> ServerStore::put_assistant_message(std::string_view conversation_id
                                                 const protocol::Response& r) {
   auto st = db_->prepare(
       "INSERT OR REPLACE INTO messages (conversation_id, seq, role, message_id, reply_to, content, timestamp, "
-      "response_frame) VALUES (?1, ?2, 'assistant', ?3, ?4, ?5, ?6, ?7)");
+      "response_frame, parent_id, version) VALUES (?1, ?2, 'assistant', ?3, ?4, ?5, ?6, ?7, ?4, "
+      "(SELECT COUNT(*) + 1 FROM messages WHERE conversation_id = ?1 AND role = 'assistant' AND reply_to = ?4 "
+      "AND message_id <> ?3))");
   if (!st) return st.error();
   ScopedStatement s(*st);
   s->bind(1, conversation_id).bind(2, r.seq).bind(3, r.message_id).bind(4, r.reply_to).bind(5, r.content);
@@ -757,8 +915,8 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
   size_t total = envelope_bytes;
   {
     auto st = db_->prepare(
-        "SELECT seq, role, message_id, reply_to, content, timestamp, response_frame FROM messages "
-        "WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
+        "SELECT seq, role, message_id, reply_to, content, timestamp, response_frame, parent_id, version, metadata "
+        "FROM messages WHERE conversation_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
     if (!st) return st.error();
     ScopedStatement s(*st);
     s->bind(1, conversation_id).bind(2, before_seq.value_or(INT64_MAX)).bind(3, limit + 1);
@@ -777,6 +935,9 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
       e.reply_to = s->optional_text(3);
       e.content = s->text(4);
       e.timestamp = s->text(5);
+      e.parent_id = s->optional_text(7);
+      if (e.role == "assistant") e.version = s->int64(8) > 0 ? s->int64(8) : 1;
+      if (auto metadata = s->optional_text(9)) e.metadata = protocol::RawJson{*metadata};
       if (auto frame = s->optional_text(6)) {
         auto decoded = protocol::decode_server_frame(*frame, Limits{});
         if (decoded && std::holds_alternative<protocol::Response>(*decoded)) {
@@ -784,6 +945,7 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
           e.image_analysis = std::move(r.image_analysis);
           e.citations = std::move(r.citations);
           e.cancelled = r.cancelled;
+          if (r.metadata) e.metadata = std::move(r.metadata);
         }
       }
       if (e.role == "user") {
@@ -813,6 +975,79 @@ Result<HistoryPage> ServerStore::load_messages(std::string_view conversation_id,
   }
   std::reverse(page.messages.begin(), page.messages.end());
   return page;
+}
+
+// ------------------------------------------------------------------ branches
+
+Result<bool> ServerStore::has_message(std::string_view conversation_id, std::string_view message_id) {
+  auto st = db_->prepare("SELECT 1 FROM messages WHERE conversation_id = ?1 AND message_id = ?2");
+  if (!st) return st.error();
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, message_id);
+  auto row = s->step();
+  if (!row) return store_error(row.error(), "find message");
+  return *row;
+}
+
+Result<std::optional<std::string>> ServerStore::active_leaf(std::string_view conversation_id) {
+  std::optional<std::string> at;  // nullopt: the roots
+  for (;;) {
+    auto st = db_->prepare(
+        "SELECT message_id FROM messages WHERE conversation_id = ?1 AND parent_id IS ?2 ORDER BY seq DESC LIMIT 1");
+    if (!st) return st.error();
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, at);
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "read active branch");
+    if (!*row) return at;
+    at = s->text(0);
+  }
+}
+
+Result<std::vector<BranchMessage>> ServerStore::message_branch(std::string_view conversation_id,
+                                                               std::string_view message_id, int limit) {
+  std::vector<BranchMessage> out;  // newest first while walking up
+  std::optional<std::string> at = std::string(message_id);
+  while (at && (limit <= 0 || static_cast<int>(out.size()) < limit)) {
+    auto st = db_->prepare(
+        "SELECT seq, role, message_id, content, response_frame, parent_id FROM messages "
+        "WHERE conversation_id = ?1 AND message_id = ?2 ORDER BY seq DESC LIMIT 1");
+    if (!st) return st.error();
+    ScopedStatement s(*st);
+    s->bind(1, conversation_id).bind(2, *at);
+    auto row = s->step();
+    if (!row) return store_error(row.error(), "read branch");
+    if (!*row) break;
+    BranchMessage m;
+    m.seq = s->int64(0);
+    m.role = s->text(1);
+    m.message_id = s->text(2);
+    m.content = s->text(3);
+    m.response_frame = s->optional_text(4).value_or("");
+    at = s->optional_text(5);
+    // A parent is always older; a link that does not go back is corrupt data, not a loop to follow.
+    if (!out.empty() && m.seq >= out.back().seq) break;
+    out.push_back(std::move(m));
+  }
+  for (auto& m : out) {
+    if (m.role != "user") continue;
+    auto images = message_images(conversation_id, m.message_id);
+    if (!images) return images.error();
+    m.images = std::move(*images);
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+Result<int64_t> ServerStore::reply_count(std::string_view conversation_id, std::string_view user_message_id) {
+  auto st = db_->prepare(
+      "SELECT COUNT(*) FROM messages WHERE conversation_id = ?1 AND role = 'assistant' AND reply_to = ?2");
+  if (!st) return st.error();
+  ScopedStatement s(*st);
+  s->bind(1, conversation_id).bind(2, user_message_id);
+  auto row = s->step();
+  if (!row) return store_error(row.error(), "count replies");
+  return *row ? s->int64(0) : int64_t{0};
 }
 
 // ------------------------------------------------------------------ components

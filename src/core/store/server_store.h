@@ -2,19 +2,23 @@
 // client messages), the chat history and the event log that replays are made
 // from.
 //
-// Tables (schema version 1, PRAGMA user_version; migrate() brings an older
+// Tables (schema version 2, PRAGMA user_version; migrate() brings an older
 // file up to date, a newer file is refused):
 //   conversations  id, client_id, user_id ('' without tickets), created_at,
 //                  last_seq (the seq counter: never reused, even after pruning),
-//                  pruned_through (every event with seq <= this is gone)
+//                  pruned_through (every event with seq <= this is gone),
+//                  owner (conversation_owner), title, archived, metadata,
+//                  updated_at (the newest event's time)
 //   connections    one row per socket: connection id, conversation it served,
 //                  client/user/peer ip, opened_at, closed_at, close_code
 //   turns          one row per processed client messageId per conversation:
 //                  status received|completed|cancelled|failed|abandoned, the
 //                  seq of its confirm, the server reply id
-//   messages       the chat history: every user message (content, timestamp)
-//                  and every assistant response (the canonical response frame
-//                  text, so imageAnalysis/citations come back exactly)
+//   messages       the chat history: every user message (content, timestamp,
+//                  metadata) and every assistant response (the canonical
+//                  response frame text, so imageAnalysis/citations come back
+//                  exactly, and its version); parent_id links each message to
+//                  the one it follows (NULL: a root), so edits are branches
 //   images         metadata of user images (id, mime type, filename, width,
 //                  height, size); the bytes only when StoreOptions asks
 //   events         every seq'd server event as its exact frame text, with
@@ -117,6 +121,11 @@ class ServerStore final : public EventStore {
   // True when the conversation exists and belongs to client_id and user_id.
   Result<bool> owns(std::string_view conversation_id, std::string_view client_id,
                     std::string_view user_id) override;
+  // See EventStore. The cursor is "<updated_at>.<id>" of the page's last item.
+  Result<ConversationPage> list_conversations(std::string_view owner, int limit,
+                                              std::string_view before) override;
+  Result<bool> update_conversation(std::string_view id, const ConversationUpdate& update, int64_t now) override;
+  Result<bool> delete_conversation(std::string_view id) override;
 
   // ---- connections
   Result<bool> connection_opened(std::string_view connection_id, std::string_view conversation_id,
@@ -185,6 +194,13 @@ class ServerStore final : public EventStore {
 
   // True when put_user_message keeps image bytes (ServerStoreOptions).
   bool stores_image_bytes() const override { return options_.store_image_bytes; }
+
+  // ---- branches (see EventStore)
+  Result<bool> has_message(std::string_view conversation_id, std::string_view message_id) override;
+  Result<std::optional<std::string>> active_leaf(std::string_view conversation_id) override;
+  Result<std::vector<BranchMessage>> message_branch(std::string_view conversation_id,
+                                                    std::string_view message_id, int limit) override;
+  Result<int64_t> reply_count(std::string_view conversation_id, std::string_view user_message_id) override;
 
   // ---- checkpoints (ServerStoreOptions::external_checkpoint)
   // Frames in the WAL after the last commit (0 for :memory: or without
