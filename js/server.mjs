@@ -346,9 +346,12 @@ export function createServerClass(addon) {
          * that many (default all).
          */
         history: async (options = {}) => {
-          const limit = optionalInteger(optionalObject(options, 'options').limit, 'options.limit', 0, 1);
+          const limit = optionalInteger(optionalObject(options, 'options').limit, 'options.limit');
           if (!this.#native) throw new TypeError('ChatServer is closed');
-          return JSON.parse(check(this.#native.turnHistory(turn.id, limit)));
+          const r = this.#native.turnHistory(turn.id, limit);
+          // The core checks the range before the turn: its invalid_field is the argument's.
+          if (!r.ok && r.error.code === 'invalid_field') throw new RangeError(r.error.error);
+          return JSON.parse(check(r));
         },
       };
       const reply = new Reply(this, turn, this.#options.toolTimeout);

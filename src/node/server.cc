@@ -260,7 +260,8 @@ class ServerNative : public Napi::ObjectWrap<ServerNative> {
 
   // Version 1.1 (issue 17): the core decides; these translate.
   Napi::Value turn_history(const Napi::CallbackInfo& info) {
-    const int limit = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 0;
+    std::optional<int64_t> limit;
+    if (info.Length() > 1 && info[1].IsNumber()) limit = info[1].As<Napi::Number>().Int64Value();
     return result_value(info.Env(), hub().turn_history(string_arg(info, 0, "turnId"), limit));
   }
 

@@ -6,6 +6,7 @@
 // event in the conversation's log (replayed like any event) and sends it to
 // every connection of the owner; delete_conversation removes the
 // conversation and everything of it and tells every connection of the owner.
+#include "core/protocol/options_json.h"
 #include "core/server/server_hub.h"
 
 #include "core/server/hub_util.h"
@@ -127,7 +128,13 @@ void ServerHub::on_delete_conversation(int64_t now, Conn& c, const protocol::Del
 
 // ------------------------------------------------------------------ for the application
 
-Result<std::string> ServerHub::turn_history(std::string_view turn_id, int limit) {
+Result<std::string> ServerHub::turn_history(std::string_view turn_id, std::optional<int64_t> max_items) {
+  // The range first: a bad argument is the caller's error whatever the turn.
+  constexpr int64_t kMaxLimit = 2147483646;
+  if (max_items && (*max_items < 1 || *max_items > kMaxLimit)) {
+    return protocol::integer_range_error("options.limit", 1, kMaxLimit, std::to_string(*max_items));
+  }
+  const int limit = max_items ? static_cast<int>(*max_items) : 0;
   auto turn = find_turn(turn_id);
   if (!turn) return turn.error();
   const Turn& t = **turn;

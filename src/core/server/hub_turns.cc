@@ -38,7 +38,7 @@ void ServerHub::replay_turn(int64_t now, Conn& c, const store::TurnRecord& turn)
   });
   if (!confirm_kept) {
     // Pruned by retention: the confirm is rebuilt with its original seq.
-    protocol::Confirm confirm{turn.message_id, std::nullopt, std::nullopt, turn.confirm_seq, ts(now)};
+    protocol::Confirm confirm{turn.message_id, std::nullopt, std::nullopt, turn.confirm_seq, ts(now), std::nullopt};
     send(c, encode_in(turn.conversation_id, ServerFrame{confirm}));
   }
   // Events of an earlier, failed attempt of the same messageId come before confirm_seq.
@@ -122,12 +122,12 @@ void ServerHub::on_message(int64_t now, Conn& c, protocol::Message& m) {
     auto begun = store_.begin();
     if (!begun) return begun;
     auto confirm = append(now, conv_id, "confirm", m.message_id, "",
-                          protocol::Confirm{m.message_id, std::nullopt, std::nullopt, 0, ts(now)});
+                          protocol::Confirm{m.message_id, std::nullopt, std::nullopt, 0, ts(now), std::nullopt});
     if (!confirm) return confirm.error();
     frames.push_back(confirm->frame);
     for (const auto& img : m.images) {
       auto ev = append(now, conv_id, "confirm", m.message_id, "",
-                       protocol::Confirm{m.message_id, img.id, std::string("received"), 0, ts(now)});
+                       protocol::Confirm{m.message_id, img.id, std::string("received"), 0, ts(now), std::nullopt});
       if (!ev) return ev.error();
       frames.push_back(ev->frame);
     }

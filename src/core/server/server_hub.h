@@ -155,7 +155,7 @@ class ServerHub {
   // The active branch before the turn's message, oldest first, at most the
   // newest `limit` messages (0: all), as a JSON array of {role, content,
   // messageId, images?} (images: {id, mimeType, filename?}): msg.history().
-  Result<std::string> turn_history(std::string_view turn_id, int limit);
+  Result<std::string> turn_history(std::string_view turn_id, std::optional<int64_t> limit);
   // Sets the title of the turn's conversation (too_large past 200
   // characters): a `conversation` frame, stored and seq'd, to every
   // connection of the owner.
