@@ -397,13 +397,12 @@ describe('a peer that does not read (issue 14.2)', () => {
     const paused = await flood({ pause: true });
     console.log(`rss growth: reading client ${reading.growth.toFixed(1)} MiB, paused client ${paused.growth.toFixed(1)} MiB`, { reading, paused });
     expect(reading.gotResponse).toBe(true);
-    expect(paused.gone).toBe(true);
+    expect(reading.gone).toBe(false);  // a reading client is never dropped
+    expect(paused.gone).toBe(true);    // the 32 MiB cap: the paused one is
     expect(paused.healthz).toBe(200);
-    // Without the cap the paused reader's 96 MiB of frames stay queued on top
-    // of what a reading client costs; with it at most the 32 MiB queue does.
-    // RSS of two separate processes differs by tens of MiB run to run
-    // (measured 20-65 MiB with the cap), so the bound is the whole flood:
-    // the drop itself (`gone`) is the exact check.
-    expect(paused.growth - reading.growth).toBeLessThan(96);
+    // What the cap saves in memory is logged, not asserted: RSS of two child
+    // processes differs by 20-120 MiB run to run on a shared 2-core machine
+    // (a bound of the whole 96 MiB flood still failed one CI run in three),
+    // so the drop itself is the check; docs/security.md says so.
   }, 60000);
 });
