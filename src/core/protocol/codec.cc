@@ -154,7 +154,7 @@ Result<bool> parse_json_frame(std::string_view text, const Limits& limits, rapid
     return Error(ErrorCode::bad_json, "JSON nested deeper than " + std::to_string(limits.max_json_depth) +
                                           " levels at offset " + std::to_string(where));
   }
-  doc.Parse<internal::kParseFlags>(text.data(), text.size());
+  internal::parse(doc, text);
   if (doc.HasParseError()) {
     return Error(ErrorCode::bad_json, std::string("invalid JSON at offset ") +
                                           std::to_string(doc.GetErrorOffset()) + ": " +

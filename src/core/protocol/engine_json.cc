@@ -60,7 +60,7 @@ DraftImage read_draft_image(const Value& v, size_t i) {
 // Parses application-given JSON text; `what` names it in the error
 // ("<what> must be JSON: invalid JSON at offset N").
 Result<bool> parse_value(std::string_view text, rapidjson::Document& doc, const char* what) {
-  doc.Parse<internal::kParseFlags>(text.data(), text.size());
+  internal::parse(doc, text);
   if (doc.HasParseError()) {
     return Error(ErrorCode::bad_json, std::string(what) + " must be JSON: invalid JSON at offset " +
                                           std::to_string(doc.GetErrorOffset()));
@@ -72,7 +72,7 @@ Result<bool> parse_value(std::string_view text, rapidjson::Document& doc, const 
 
 Result<Draft> read_draft(std::string_view json, size_t image_count) {
   rapidjson::Document doc;
-  doc.Parse<internal::kParseFlags>(json.data(), json.size());
+  internal::parse(doc, json);
   if (doc.HasParseError() || !doc.IsObject()) return Error(ErrorCode::bad_json, "the draft must be a JSON object");
   Draft d;
   if (const Value* id = member(doc, "messageId")) {
@@ -154,7 +154,7 @@ ToolOutcome tool_outcome(std::string_view result_json, bool is_error) {
   ToolOutcome out;
   rapidjson::Document doc;
   const std::string_view text = result_json.empty() ? std::string_view("null") : result_json;
-  doc.Parse<internal::kParseFlags>(text.data(), text.size());
+  internal::parse(doc, text);
   if (is_error) {
     if (doc.HasParseError()) {
       out.error = std::string(result_json);

@@ -126,7 +126,7 @@ Result<ServerFrame> read_unsequenced(const rapidjson::Document& doc, const Limit
 Result<std::string> canonical_json(std::string_view text, const char* what, const char* if_empty) {
   if (text.empty()) return std::string(if_empty);
   rapidjson::Document doc;
-  doc.Parse<internal::kParseFlags>(text.data(), text.size());
+  internal::parse(doc, text);
   if (doc.HasParseError()) return Error(ErrorCode::bad_json, std::string(what) + " is not valid JSON");
   return internal::to_text(doc);
 }
