@@ -5,7 +5,7 @@
 /** PROTOCOL.md's error codes; `ChatError.code` is one of them. */
 export type ErrorCode =
   | 'bad_json' | 'unknown_type' | 'invalid_field' | 'too_large' | 'image_invalid'
-  | 'unauthorized' | 'rate_limited' | 'not_found' | 'internal' | 'unavailable';
+  | 'unauthorized' | 'rate_limited' | 'not_found' | 'internal' | 'unavailable' | 'conflict';
 
 /**
  * The core's error codes (the same list as ErrorCode), read from the native

@@ -21,6 +21,7 @@ TEST(ErrorCodes, TheExportedListHasEveryCode) {
   want += "]";
   EXPECT_EQ(api::error_codes_json(), want);
   EXPECT_NE(want.find("\"unavailable\""), std::string::npos);  // 1.1's code was missing before
+  EXPECT_NE(want.find("\"conflict\""), std::string::npos);     // PROTOCOL.md 1.1 "New error codes"
 }
 
 }  // namespace

@@ -110,6 +110,7 @@ describe.each(builds)('ChatClient options (%s)', (name, cw) => {
 
   test('ERROR_CODES is the core\'s list, once the native is loaded', () => {
     expect(cw.ERROR_CODES).toContain('unavailable');
+    expect(cw.ERROR_CODES).toContain('conflict');  // PROTOCOL.md 1.1 "New error codes"
     expect(Object.isFrozen(cw.ERROR_CODES)).toBe(true);
   });
 });

@@ -6,7 +6,7 @@ namespace {
 constexpr const char* kNames[] = {
     "bad_json",     "unknown_type", "invalid_field", "too_large", "image_invalid",
     "unauthorized", "rate_limited", "not_found",     "internal",
-    "unavailable",
+    "unavailable",  "conflict",
 };
 }  // namespace
 

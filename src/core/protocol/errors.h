@@ -23,9 +23,10 @@ enum class ErrorCode {
   not_found,
   internal,
   unavailable,  // Version 1.1: a dependency (the database) is down; carries retryAfterMs
+  conflict,     // Version 1.1: a request that contradicts stored state (regenerate with no reply yet)
   // Add new codes above; kErrorCodeCount follows the last one.
 };
-constexpr int kErrorCodeCount = static_cast<int>(ErrorCode::unavailable) + 1;
+constexpr int kErrorCodeCount = static_cast<int>(ErrorCode::conflict) + 1;
 
 // The wire name of a code, e.g. "invalid_field".
 const char* error_code_name(ErrorCode code);
